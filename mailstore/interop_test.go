@@ -1,0 +1,142 @@
+package mailstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// interopMailbox delivers a small mailbox for real Maildir readers: two
+// messages in INBOX (one of them read, in cur/ with ":2,S"), one in each of
+// two sub-folders, all given with CRLF line endings and converted with LF.
+// It returns the mailbox folder and the subjects per folder.
+func interopMailbox(t *testing.T) (string, map[string][]string) {
+	t.Helper()
+	s, dir := newStore(t, Options{})
+	want := map[string][]string{
+		"INBOX":    {"Hello", "Read already"},
+		"Lists.Go": {"[golang-nuts] Maildir"},
+		"Orders":   {"Order 42"},
+	}
+	for folder, subjects := range want {
+		for _, subj := range subjects {
+			msg := fmt.Sprintf("From: alice@example.org\r\nTo: bob@localhost\r\nSubject: %s\r\n\r\nBody of %s.\r\n", subj, subj)
+			p, err := s.Deliver(t.Context(), "bob@localhost", folder, LF(strings.NewReader(msg)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if subj == "Read already" {
+				cur := filepath.Join(filepath.Dir(filepath.Dir(p)), "cur", filepath.Base(p)+":2,S")
+				if err := os.Rename(p, cur); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return filepath.Join(dir, "mail/localhost/bob"), want
+}
+
+const pythonReader = `
+import json, mailbox, sys
+md = mailbox.Maildir(sys.argv[1], factory=None, create=False)
+def subjects(box):
+    out = []
+    for key, m in box.iteritems():
+        if b"\r" in box.get_bytes(key):
+            sys.exit("CR in message " + key)
+        out.append(m["Subject"])
+    return sorted(out)
+folders = md.list_folders()
+res = {"INBOX": subjects(md)}
+for f in folders:
+    res[f] = subjects(md.get_folder(f))
+flags = sorted(m.get_flags() for m in md)
+print(json.dumps({"folders": sorted(folders), "subjects": res, "flags": flags}))
+`
+
+func TestPythonMaildirReads(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed: skipping the check with Python's mailbox.Maildir")
+	}
+	root, want := interopMailbox(t)
+	out, err := exec.CommandContext(t.Context(), python, "-c", pythonReader, root).Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("python3: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("python3: %v", err)
+	}
+	var got struct {
+		Folders  []string
+		Subjects map[string][]string
+		Flags    []string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("python3 printed %q: %v", out, err)
+	}
+	if want := []string{"Lists.Go", "Orders"}; !reflect.DeepEqual(got.Folders, want) {
+		t.Errorf("list_folders(): got %q, want %q", got.Folders, want)
+	}
+	if !reflect.DeepEqual(got.Subjects, want) {
+		t.Errorf("subjects: got %q, want %q", got.Subjects, want)
+	}
+	if want := []string{"", "S"}; !reflect.DeepEqual(got.Flags, want) {
+		t.Errorf("INBOX flags: got %q, want %q", got.Flags, want)
+	}
+}
+
+// TestDovecotReads counts the messages with doveadm, run without a
+// configuration file (-O). Dovecot 2.3 takes mail_location, 2.4
+// mail_driver and mail_path; a doveadm that cannot run standalone with
+// either is skipped, not failed.
+func TestDovecotReads(t *testing.T) {
+	doveadm, err := exec.LookPath("doveadm")
+	if err != nil {
+		t.Skip("doveadm is not installed: skipping the check with Dovecot")
+	}
+	root, want := interopMailbox(t)
+	settings := [][]string{
+		{"-o", "mail_location=maildir:" + root + ":LAYOUT=maildir++:UTF-8"},
+		{"-o", "mail_driver=maildir", "-o", "mail_path=" + root},
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tried []string
+	for _, set := range settings {
+		args := append([]string{"-O"}, set...)
+		args = append(args, "-f", "flow", "mailbox", "status", "messages", "INBOX", "Lists.Go", "Orders")
+		cmd := exec.CommandContext(t.Context(), doveadm, args...)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "USER="+me.Username)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("doveadm %s: %v: %s", strings.Join(args, " "), err, out))
+			continue
+		}
+		// Lines read "mailbox=INBOX messages=2".
+		got := map[string]string{}
+		for line := range strings.Lines(string(out)) {
+			f := map[string]string{}
+			for kv := range strings.FieldsSeq(line) {
+				k, v, _ := strings.Cut(kv, "=")
+				f[k] = v
+			}
+			got[f["mailbox"]] = f["messages"]
+		}
+		for folder, subjects := range want {
+			if got[folder] != fmt.Sprint(len(subjects)) {
+				t.Errorf("doveadm: %s has %q messages, want %d (output %q)", folder, got[folder], len(subjects), out)
+			}
+		}
+		return
+	}
+	t.Skipf("doveadm could not run standalone:\n%s", strings.Join(tried, "\n"))
+}
