@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"runtime/metrics"
+	"sync"
+	"time"
+)
+
+// ErrMemory is the cause of a hook call stopped because the heap grew past
+// the engine's memory limit while it ran. gopher-lua has no allocation
+// hook, so a script that builds huge strings by concatenation can only be
+// stopped from outside: the guard samples the heap and cancels every call
+// in progress when it is over the limit.
+var ErrMemory = errors.New("memory limit exceeded")
+
+const guardInterval = 5 * time.Millisecond
+
+// memGuard cancels the running calls when the heap exceeds limit bytes.
+type memGuard struct {
+	limit uint64
+
+	mu    sync.Mutex // guards calls
+	calls map[*context.CancelCauseFunc]struct{}
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newMemGuard(limit uint64) *memGuard {
+	g := &memGuard{
+		limit: limit,
+		calls: map[*context.CancelCauseFunc]struct{}{},
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go g.loop()
+	return g
+}
+
+// watch registers a call; the returned function unregisters it.
+func (g *memGuard) watch(cancel context.CancelCauseFunc) func() {
+	key := &cancel
+	g.mu.Lock()
+	g.calls[key] = struct{}{}
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		delete(g.calls, key)
+		g.mu.Unlock()
+	}
+}
+
+func (g *memGuard) loop() {
+	defer close(g.done)
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	t := time.NewTicker(guardInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		n := len(g.calls)
+		g.mu.Unlock()
+		if n == 0 {
+			continue
+		}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 || sample[0].Value.Uint64() <= g.limit {
+			continue
+		}
+		g.mu.Lock()
+		for c := range g.calls {
+			(*c)(ErrMemory)
+		}
+		g.mu.Unlock()
+	}
+}
+
+func (g *memGuard) close() {
+	close(g.stop)
+	<-g.done
+}

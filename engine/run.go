@@ -1,0 +1,259 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/sluicemail/sluice/stdlib"
+)
+
+// Pipeline runs on_data then on_queue of every stage on m, as `sluice run`
+// does. on_queue runs unless on_data ended with something other than accept.
+func (e *Engine) Pipeline(ctx context.Context, m *stdlib.Msg) *Result {
+	r := &Result{}
+	v := e.Run(ctx, "on_data", m, r)
+	if !v.Final() || v.Kind == Accept {
+		r.Verdict = Continue
+		e.Run(ctx, "on_queue", m, r)
+	}
+	r.finish(m)
+	return r
+}
+
+// Run calls hook (on_data or on_queue) of every stage in order on m until
+// one returns a final verdict, which it returns (Continue when none did).
+// Each call is traced in r; errors apply the stage's on_error policy.
+func (e *Engine) Run(ctx context.Context, hook string, m *stdlib.Msg, r *Result) Verdict {
+	return e.run(ctx, hook, func() hookArgs { return &msgArgs{m: m} }, r)
+}
+
+// Session is what the SMTP-time hooks get: on_connect(conn), on_helo(conn),
+// on_mail(tx), on_rcpt(tx, rcpt).
+type Session struct {
+	Conn *stdlib.Conn
+	Tx   *stdlib.Tx
+	// Rcpt is the recipient on_rcpt decides on.
+	Rcpt string
+}
+
+// RunSession calls an SMTP-time hook (on_connect, on_helo, on_mail,
+// on_rcpt) of every stage in order, as Run does.
+func (e *Engine) RunSession(ctx context.Context, hook string, s Session, r *Result) Verdict {
+	return e.run(ctx, hook, func() hookArgs { return &sessionArgs{s: s, hook: hook} }, r)
+}
+
+func (e *Engine) run(ctx context.Context, hook string, newArgs func() hookArgs, r *Result) Verdict {
+	for _, st := range e.stages {
+		if !st.hooks[hook] {
+			continue
+		}
+		start := time.Now()
+		args := newArgs()
+		v, err := e.call(ctx, st, hook, args)
+		run := StageRun{Name: st.Name, Hook: hook, Ms: float64(time.Since(start).Microseconds()) / 1000}
+		if err != nil {
+			run.Error = err.Error()
+			run.Policy = st.OnError
+			v = e.policy(st, err)
+			e.log.Error("stage failed", "stage", st.Name, "hook", hook, "id", args.id(),
+				"error", run.Error, "policy", st.OnError)
+		}
+		run.Verdict = v.Kind
+		if run.Verdict == Continue {
+			run.Verdict = "continue"
+		}
+		r.Stages = append(r.Stages, run)
+		if v.Final() {
+			r.decide(v)
+			return v
+		}
+	}
+	return Verdict{}
+}
+
+// policy turns a failed call into the stage's on_error verdict. The client
+// sees only this text, never the script error.
+func (e *Engine) policy(st *stage, err error) Verdict {
+	switch st.OnError {
+	case OnErrorAccept:
+		return Verdict{}
+	case OnErrorReject:
+		return Verdict{Kind: Reject, Code: 554, Enhanced: "5.7.0", Text: "message refused by policy"}
+	case OnErrorQuarantine:
+		return Verdict{Kind: Quarantine, Code: 250, Enhanced: "2.0.0", Text: "stage " + st.Name + " failed: " + sanitizeText(err.Error())}
+	default:
+		return Verdict{Kind: Tempfail, Code: 451, Enhanced: "4.3.0", Text: "temporary local problem, try again later"}
+	}
+}
+
+// ErrTimeout is matched by the error of a hook call that overran its deadline.
+var ErrTimeout = errors.New("deadline exceeded")
+
+// callResult carries a hook call's outcome back to the waiting caller.
+type callResult struct {
+	v   Verdict
+	err error
+}
+
+// call runs one hook of one stage with the stage's deadline. The Lua work
+// happens on its own goroutine; the caller waits at most the deadline plus
+// the grace period.
+func (e *Engine) call(parent context.Context, st *stage, hook string, args hookArgs) (Verdict, error) {
+	tctx, cancel := context.WithTimeout(parent, st.Timeout)
+	defer cancel()
+	ctx, cancelCause := context.WithCancelCause(tctx)
+	defer cancelCause(nil)
+	if e.guard != nil {
+		defer e.guard.watch(cancelCause)()
+	}
+	done := make(chan callResult, 1)
+	var fate atomic.Int32
+	go func() { done <- e.callOn(ctx, st, hook, args, &fate) }()
+	select {
+	case res := <-done:
+		return res.v, res.err
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(e.opt.Grace)
+	defer grace.Stop()
+	select {
+	case res := <-done:
+		return res.v, res.err
+	case <-grace.C:
+		if !fate.CompareAndSwap(fateRunning, fateAbandoned) {
+			res := <-done // finished just now
+			return res.v, res.err
+		}
+		e.pool.forget()
+		e.log.Error("hook call did not stop at its deadline; abandoned", "stage", st.Name, "hook", hook, "id", args.id())
+		err := timeoutErr(ctx, errors.New(st.Script), st)
+		return Verdict{}, fmt.Errorf("%w; the call did not stop and was abandoned", err)
+	}
+}
+
+// The fate of a call's goroutine: still running, finished (it releases its
+// state), or abandoned by its caller (the caller freed the pool slot; the
+// goroutine closes its state when it finally returns).
+const (
+	fateRunning int32 = iota
+	fateFinished
+	fateAbandoned
+)
+
+// callOn does the work of call on the current goroutine.
+func (e *Engine) callOn(ctx context.Context, st *stage, hook string, args hookArgs, fate *atomic.Int32) (res callResult) {
+	s, err := e.pool.get(ctx)
+	if err != nil {
+		return callResult{err: fmt.Errorf("waiting for a Lua state: %w", timeoutErr(ctx, err, st))}
+	}
+	defer func() {
+		if p := recover(); p != nil { // a panic outside PCall's reach
+			s.broken = true
+			res = callResult{err: fmt.Errorf("%s: internal error: %v", st.Script, p)}
+		}
+		if !fate.CompareAndSwap(fateRunning, fateFinished) {
+			s.L.Close() // abandoned: the slot is already free
+			return
+		}
+		e.release(s)
+	}()
+	s.call.Ctx, s.call.Stage, s.call.Hook, s.call.Msg = ctx, st.Name, hook, args.msg()
+	s.loaded = nil
+	s.L.SetContext(ctx)
+
+	v, err := s.invoke(st, hook, args.push(s))
+	if rerr := args.finish(s); err == nil && rerr != nil {
+		err = fmt.Errorf("%s: %w", st.Script, rerr)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			s.broken = true
+			return callResult{err: timeoutErr(ctx, err, st)}
+		}
+		var se *scriptErr
+		if errors.As(err, &se) && se.panic {
+			s.broken = true
+		}
+		return callResult{err: err}
+	}
+	return callResult{v: v}
+}
+
+// invoke loads the stage chunk in a fresh environment and calls hook(args...).
+func (s *state) invoke(st *stage, hook string, args []lua.LValue) (Verdict, error) {
+	env, err := s.load(st.proto)
+	if err != nil {
+		return Verdict{}, located(st, err)
+	}
+	fn, ok := env.RawGetString(hook).(*lua.LFunction)
+	if !ok {
+		return Verdict{}, nil
+	}
+	L := s.L
+	L.Push(fn)
+	for _, a := range args {
+		L.Push(a)
+	}
+	if err := L.PCall(len(args), 1, nil); err != nil {
+		return Verdict{}, located(st, err)
+	}
+	ret := L.Get(-1)
+	L.Pop(1)
+	v, err := toVerdict(ret)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("%s: %s %w", st.Script, hook, err)
+	}
+	return v, nil
+}
+
+// scriptErr is the one-line error of a failed Lua call.
+type scriptErr struct {
+	msg string
+	// panic is set when a Go function panicked: the state is suspect.
+	panic bool
+}
+
+func (e *scriptErr) Error() string { return e.msg }
+
+// located returns the one-line script error of err, starting with the
+// script's path when gopher-lua gave no position.
+func located(st *stage, err error) error {
+	msg := scriptError(err)
+	if scriptLocation(msg) == "" {
+		msg = st.Script + ": " + msg
+	}
+	var ae *lua.ApiError
+	return &scriptErr{msg: msg, panic: errors.As(err, &ae) && ae.Type == lua.ApiErrorPanic}
+}
+
+// release puts a state back in the pool, or discards it when it overran,
+// panicked or left marks on the shared tables.
+func (e *Engine) release(s *state) {
+	s.L.RemoveContext()
+	s.call.Ctx, s.call.Msg, s.call.Stage, s.call.Hook = nil, nil, "", ""
+	s.loaded = nil
+	s.L.SetTop(0)
+	if s.broken || !s.clean() {
+		e.pool.discard(s)
+		return
+	}
+	e.pool.put(s)
+}
+
+// timeoutErr rewrites the error of a call whose context ended: its
+// deadline passed, or the memory guard stopped it.
+func timeoutErr(ctx context.Context, err error, st *stage) error {
+	loc := scriptLocation(err.Error())
+	if loc == "" {
+		loc = st.Script
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, ErrMemory) {
+		return fmt.Errorf("%s: %w (stage %s)", loc, ErrMemory, st.Name)
+	}
+	return fmt.Errorf("%s: %w (stage %s, timeout %v)", loc, ErrTimeout, st.Name, st.Timeout)
+}
