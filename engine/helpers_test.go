@@ -78,10 +78,16 @@ func newMsg(raw string) *stdlib.Msg {
 func runData(t testing.TB, e *Engine) (*Result, *stdlib.Msg) {
 	t.Helper()
 	m := newMsg(testMessage)
+	return runMsg(t, e, m), m
+}
+
+// runMsg runs on_data on m.
+func runMsg(t testing.TB, e *Engine, m *stdlib.Msg) *Result {
+	t.Helper()
 	r := &Result{}
 	e.Run(context.Background(), "on_data", m, r)
 	r.finish(m)
-	return r, m
+	return r
 }
 
 // bodyOf returns what follows the header block of raw.

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	lua "github.com/yuin/gopher-lua"
 )
 
 // hostile scripts: each must be stopped or refused, map to the stage's
@@ -61,7 +59,8 @@ func TestHostileScripts(t *testing.T) {
 	const deadline = 300 * time.Millisecond
 	for _, tt := range hostile {
 		t.Run(tt.name, func(t *testing.T) {
-			src := "function on_data(msg)\n" + tt.src + "\nend\n"
+			// The same script serves an ordinary message afterwards.
+			src := "function on_data(msg)\nif msg:header('X-Hostile') == '' then msg.vars.ok = msg:subject() return end\n" + tt.src + "\nend\n"
 			e := newEngine(t, src, func(o *Options) {
 				o.Stages[0].Timeout = deadline
 				o.States = 1
@@ -72,19 +71,28 @@ func TestHostileScripts(t *testing.T) {
 			if tt.heavy {
 				limit = deadline + time.Second
 			}
-			// One retry absorbs a scheduling hiccup of this shared 2-core
-			// machine; a slow stop fails twice.
+			// A probe timer set to the same deadline measures how late this
+			// (shared, 2-core) machine wakes goroutines up meanwhile; that
+			// lateness is the machine's, not the engine's, so it is added to
+			// the limit. One retry absorbs a single hiccup.
 			var r *Result
-			var took time.Duration
+			var took, late time.Duration
 			for try := 0; try < 2; try++ {
+				probe := make(chan time.Duration, 1)
 				start := time.Now()
-				r, _ = runData(t, e)
+				go func() {
+					time.Sleep(deadline)
+					probe <- time.Since(start) - deadline
+				}()
+				r = runMsg(t, e, newMsg("X-Hostile: yes\r\n"+testMessage))
 				took = time.Since(start)
-				t.Logf("took %v: %s", took.Round(time.Millisecond), r.Stages[0].Error)
-				if took <= limit {
+				late = max(<-probe, 0)
+				t.Logf("took %v (timers late by %v): %s", took.Round(time.Millisecond), late.Round(time.Millisecond), r.Stages[0].Error)
+				if took <= limit+late {
 					break
 				}
 			}
+			limit += late
 			if r.Verdict != Tempfail {
 				t.Fatalf("verdict %s, want tempfail (the on_error policy)", r.Verdict)
 			}
@@ -98,10 +106,7 @@ func TestHostileScripts(t *testing.T) {
 				t.Errorf("took %v, want at most %v", took, limit)
 			}
 			// The same engine serves the next message normally.
-			e2 := e
-			e2.stages[0].proto = mustCompile(t, "scripts/s.lua", `function on_data(msg) msg.vars.ok = msg:subject() end`)
-			e2.stages[0].hooks = map[string]bool{"on_data": true}
-			r2, m2 := runData(t, e2)
+			r2, m2 := runData(t, e)
 			if r2.Verdict != Accept || m2.Vars["ok"] != "café menu" {
 				t.Errorf("next message: verdict %s, vars %v; want accept and the subject", r2.Verdict, m2.Vars)
 			}
@@ -109,19 +114,10 @@ func TestHostileScripts(t *testing.T) {
 	}
 }
 
-func mustCompile(t *testing.T, name, src string) *lua.FunctionProto {
-	t.Helper()
-	p, err := compileSource(name, []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // The memory guard stops a script whose concatenations blow up the heap.
 func TestMemoryGuard(t *testing.T) {
 	e := newEngine(t, `function on_data(msg) local s = "x" while true do s = s .. s end end`, func(o *Options) {
-		o.Stages[0].Timeout = 20 * time.Second
+		o.Stages[0].Timeout = time.Minute
 		o.MemoryLimit = 256 << 20
 	})
 	start := time.Now()
@@ -129,7 +125,9 @@ func TestMemoryGuard(t *testing.T) {
 	if r.Verdict != Tempfail || !strings.Contains(r.Stages[0].Error, ErrMemory.Error()) {
 		t.Fatalf("got %s %q, want tempfail with %q", r.Verdict, r.Stages[0].Error, ErrMemory)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	// The stage timeout is a minute: stopping well before it shows the
+	// guard, not the deadline, ended the call (slow only under -race).
+	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("took %v to stop", took)
 	}
 	runtime.GC()

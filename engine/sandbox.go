@@ -52,12 +52,14 @@ type state struct {
 // newState builds a sandboxed Lua state for e.
 func (e *Engine) newState() (*state, error) {
 	L := lua.NewState(lua.Options{
-		SkipOpenLibs:        true,
-		CallStackSize:       e.callStack,
-		RegistrySize:        1024 * 4,
-		RegistryMaxSize:     1024 * 256,
-		RegistryGrowStep:    1024 * 4,
-		MinimizeStackMemory: true,
+		SkipOpenLibs:     true,
+		CallStackSize:    e.callStack,
+		RegistrySize:     1024 * 4,
+		RegistryMaxSize:  1024 * 256,
+		RegistryGrowStep: 1024 * 4,
+		// Not MinimizeStackMemory: its call-frame segments go back to a
+		// process-wide sync.Pool while a frame may still be read, which
+		// the race detector catches across two states.
 	})
 	s := &state{L: L, call: &stdlib.Call{Logger: e.log, DryRun: e.opt.DryRun}}
 	s.lib = stdlib.New(L, s.call, e.opt.Limits, e.opt.Services)
