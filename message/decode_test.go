@@ -1,7 +1,6 @@
 package message
 
 import (
-	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -152,20 +151,5 @@ func TestTruncatedBase64Defect(t *testing.T) {
 	m.PartBytes(ps[0])
 	if d := m.Defects(); len(d) != 1 || !strings.Contains(d[0], "part 1: base64: truncated") {
 		t.Errorf("defects %q, want one truncated base64", d)
-	}
-}
-
-func TestToLF(t *testing.T) {
-	for in, want := range map[string]string{
-		"":             "",
-		"a":            "a",
-		"a\r\nb":       "a\nb",
-		"a\rb\r":       "a\nb\n",
-		"\r\n\r\n":     "\n\n",
-		"a\r\r\nb\n\r": "a\n\nb\n\n",
-	} {
-		if got := toLF([]byte(in)); !bytes.Equal(got, []byte(want)) {
-			t.Errorf("toLF(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

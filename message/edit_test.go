@@ -109,61 +109,6 @@ func TestHeaderEditErrors(t *testing.T) {
 	}
 }
 
-func TestHeaderEncoding(t *testing.T) {
-	tests := []struct {
-		value   string
-		literal string // must appear unencoded in the output
-	}{
-		{"plain ascii", "plain ascii"},
-		{"Grüße aus Köln", ""},
-		{"Jörg Müller <jorg@example.org>", "<jorg@example.org>"},
-		{`"Müller, Jörg" <jorg@example.org>`, "<jorg@example.org>"},
-		{"[SPAM] Привет " + strings.Repeat("очень длинная тема ", 8), "[SPAM]"},
-		{"tab\tseparated ü", "tab\tseparated"},
-		{strings.Repeat("word ", 40), ""},
-		{"ctrl\x01char", ""},
-	}
-	for _, tt := range tests {
-		m := New(crlf("Subject: old\n\nbody\n"), Options{})
-		if err := m.SetHeader("Subject", tt.value); err != nil {
-			t.Fatal(err)
-		}
-		out := m.Bytes()
-		m2, body := reparse(out)
-		want := strings.Join(strings.Fields(tt.value), " ")
-		switch tt.value {
-		case "ctrl\x01char":
-			want = tt.value
-		case `"Müller, Jörg" <jorg@example.org>`:
-			want = "Müller, Jörg <jorg@example.org>" // the phrase is encoded without its quotes
-		}
-		if got := strings.Join(strings.Fields(m2.Header("Subject")), " "); got != want {
-			t.Errorf("round trip of %q gives %q", tt.value, got)
-		}
-		if !bytes.Equal(body, []byte("body\r\n")) {
-			t.Errorf("body changed: %q", body)
-		}
-		hdr := string(out[:m2.hdrEnd])
-		if !strings.Contains(hdr, tt.literal) {
-			t.Errorf("%q not left readable in %q", tt.literal, hdr)
-		}
-		for _, line := range strings.Split(strings.TrimSuffix(hdr, "\r\n"), "\r\n") {
-			if len(line) > 78 && strings.ContainsAny(line[1:], " \t") {
-				t.Errorf("line of %d characters not folded: %q", len(line), line)
-			}
-			if onlyWSP(line) {
-				t.Errorf("whitespace-only line in %q", hdr)
-			}
-		}
-		for i := 0; i < len(hdr); i++ {
-			if hdr[i] >= 0x80 {
-				t.Errorf("raw 8-bit byte in header %q", hdr)
-				break
-			}
-		}
-	}
-}
-
 // Header edits must leave every byte after the header block as it was,
 // whatever the line endings and header oddities.
 func TestHeaderEditKeepsBody(t *testing.T) {
@@ -205,18 +150,5 @@ func TestHeaderEditKeepsBody(t *testing.T) {
 				t.Errorf("WriteTo = %d, %v; differs from Bytes", n, err)
 			}
 		})
-	}
-}
-
-func TestBytesUnedited(t *testing.T) {
-	raw := []byte("Subject: s\n\nbody")
-	m := New(raw, Options{})
-	m.Header("Subject")
-	m.Parts()
-	if out := m.Bytes(); &out[0] != &raw[0] || len(out) != len(raw) {
-		t.Errorf("Bytes of an unedited message is not the input")
-	}
-	if m.Size() != int64(len(raw)) {
-		t.Errorf("Size = %d", m.Size())
 	}
 }

@@ -2,7 +2,6 @@ package message
 
 import (
 	"io"
-	"mime"
 	"strings"
 	"testing"
 
@@ -69,45 +68,6 @@ func TestHeaderFields(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, m.HeaderFields()); diff != "" {
 		t.Errorf("HeaderFields (-want +got):\n%s", diff)
-	}
-}
-
-func TestHeaderRFC2047(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-		oracle         bool // mime.WordDecoder with go-message/charset agrees
-	}{
-		{"plain", "hello world", "hello world", true},
-		{"q", "=?utf-8?q?caf=C3=A9_au_lait?=", "café au lait", true},
-		{"b", "=?UTF-8?B?w6l0w6k=?=", "été", true},
-		{"text around", "Re: =?utf-8?q?caf=C3=A9?= now", "Re: café now", true},
-		{"adjacent words lose the space", "=?utf-8?q?a?= =?utf-8?q?b?=", "ab", true},
-		{"adjacent words over folding", "=?utf-8?q?a?=\t =?utf-8?q?b?=", "ab", true},
-		{"latin-1", "=?iso-8859-1?q?J=F6rg?=", "Jörg", true},
-		{"koi8-r", "=?koi8-r?b?8NLJ18XU?=", "Привет", true},
-		{"iso-2022-jp", "=?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=", "こんにちは", true},
-		{"language tag", "=?utf-8*en?q?hi?=", "hi", false},
-		{"utf-8 split across words", "=?utf-8?b?w6k=?= =?utf-8?b?w6k=?=", "éé", true},
-		{"multi-byte split inside a character", "=?utf-8?b?4oI=?= =?utf-8?b?rA==?=", "€", false},
-		{"unknown charset kept raw", "x =?x-nope?q?abc?= y", "x =?x-nope?q?abc?= y", false},
-		{"bad encoding letter kept", "=?utf-8?x?abc?=", "=?utf-8?x?abc?=", true},
-		{"unterminated kept", "=?utf-8?q?abc", "=?utf-8?q?abc", true},
-		{"no space before word", "caf=?utf-8?q?=C3=A9?=", "café", true},
-		{"different charsets adjacent", "=?utf-8?q?=C3=A9?= =?iso-8859-1?q?=E9?=", "éé", true},
-	}
-	dec := mime.WordDecoder{CharsetReader: charset.Reader}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := decodeValue([]byte(tt.in)); got != tt.want {
-				t.Errorf("decodeValue(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-			if tt.oracle {
-				got, err := dec.DecodeHeader(tt.in)
-				if err != nil || got != tt.want {
-					t.Errorf("oracle: mime.WordDecoder gives %q, %v; want %q", got, err, tt.want)
-				}
-			}
-		})
 	}
 }
 
@@ -245,32 +205,6 @@ func TestLongHeader(t *testing.T) {
 		m := New([]byte(b.String()), Options{})
 		if m.Header("Subject") != "s" || len(m.Header("X-Long")) < 100<<10 {
 			t.Errorf("eol %q: long header misparsed", eol)
-		}
-	}
-}
-
-func TestNextLine(t *testing.T) {
-	long := strings.Repeat("x", lineWindow*2+3)
-	tests := []struct {
-		in       string
-		le, next int
-	}{
-		{"", 0, 0},
-		{"abc", 3, 3},
-		{"abc\n", 3, 4},
-		{"abc\r\nd", 3, 5},
-		{"abc\rd", 3, 4},
-		{"abc\r", 3, 4},
-		{"a\rb\nc", 1, 2},
-		{long + "\r\n", len(long), len(long) + 2},
-		{long + "\r" + long, len(long), len(long) + 1},
-		{long, len(long), len(long)},
-		{strings.Repeat("y", lineWindow-1) + "\r\n", lineWindow - 1, lineWindow + 1},
-	}
-	for _, tt := range tests {
-		le, next := nextLine([]byte(tt.in), 0, len(tt.in))
-		if le != tt.le || next != tt.next {
-			t.Errorf("nextLine(%.12q... len %d) = %d, %d; want %d, %d", tt.in, len(tt.in), le, next, tt.le, tt.next)
 		}
 	}
 }

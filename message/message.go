@@ -116,8 +116,9 @@ func New(raw []byte, opt Options) *Message {
 // Defects returns the soft problems found so far, in the order they were
 // found: header problems after the first header access, structure problems
 // after the first body access, decoding problems as parts are decoded. Each
-// is one short lower-case sentence, prefixed with the part's path ("part
-// 2.1: ...") when it concerns one part.
+// is one short sentence prefixed with where it was found: "header: " (the
+// message header), "body: " (the message's top-level entity) or "part 2.1: "
+// (a part, by its Path).
 func (m *Message) Defects() []string {
 	m.parseHeader()
 	return append([]string(nil), m.defects...)

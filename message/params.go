@@ -102,8 +102,10 @@ func skipCFWS(v string, i int) int {
 	return min(i, len(v))
 }
 
-// quotedString reads the quoted string at v[i] (a '"'), removing the
-// quoting backslashes. Without a closing quote it takes the rest of v.
+// quotedString reads the quoted string at v[i] (a '"'). A backslash quotes
+// a following quote or backslash and is kept before anything else, as
+// unescaped Windows paths (C:\dir\x.txt) are common. Without a closing
+// quote it takes the rest of v.
 func quotedString(v string, i int) (s string, next int, closed bool) {
 	i++
 	start := i
@@ -129,7 +131,7 @@ func quotedString(v string, i int) (s string, next int, closed bool) {
 func unquote(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
+		if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
 			i++
 		}
 		b.WriteByte(s[i])

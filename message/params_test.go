@@ -18,6 +18,8 @@ func TestParseParams(t *testing.T) {
 		{"token", "Text/Plain; Charset=UTF-8", "text/plain", map[string]string{"charset": "UTF-8"}, false, true},
 		{"quoted", `multipart/mixed; boundary="a b;c"`, "multipart/mixed", map[string]string{"boundary": "a b;c"}, false, true},
 		{"escaped quote", `a/b; x="say \"hi\""`, "a/b", map[string]string{"x": `say "hi"`}, false, true},
+		{"windows path", `a/b; name="C:\TEMP\x.png"`, "a/b", map[string]string{"name": `C:\TEMP\x.png`}, false, false},
+		{"escaped backslash", `a/b; name="a\\b"`, "a/b", map[string]string{"name": `a\b`}, false, true},
 		{"comments", "text/plain (body) ; charset=us-ascii (Plain text)", "text/plain", map[string]string{"charset": "us-ascii"}, false, false},
 		{"folded", "text/plain;\r\n\tcharset=utf-8", "text/plain", map[string]string{"charset": "utf-8"}, false, true},
 		{"rfc2231 utf-8", "attachment; filename*=UTF-8''%E2%82%AC%20rates.txt", "attachment", map[string]string{"filename": "€ rates.txt"}, false, true},

@@ -1,0 +1,40 @@
+package message
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestBytesUnedited(t *testing.T) {
+	raw := []byte("Subject: s\n\nbody")
+	m := New(raw, Options{})
+	m.Header("Subject")
+	m.Parts()
+	if out := m.Bytes(); &out[0] != &raw[0] || len(out) != len(raw) {
+		t.Errorf("Bytes of an unedited message is not the input")
+	}
+	if m.Size() != int64(len(raw)) {
+		t.Errorf("Size = %d", m.Size())
+	}
+}
+
+type failWriter struct{ n int }
+
+func (w *failWriter) Write(p []byte) (int, error) {
+	if w.n <= 0 {
+		return 0, errors.New("disk full")
+	}
+	w.n--
+	return len(p), nil
+}
+
+func TestWriteToError(t *testing.T) {
+	m := New(crlf(mixedMsg), Options{})
+	m.AddHeader("X-A", "1")
+	m.RemovePart(mustParts(t, m)[1])
+	for k := 0; k < 8; k++ {
+		if _, err := m.WriteTo(&failWriter{n: k}); err == nil || err.Error() != "disk full" {
+			t.Errorf("after %d writes: err = %v, want disk full", k, err)
+		}
+	}
+}
