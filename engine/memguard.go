@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"runtime"
 	"runtime/metrics"
 	"sync"
 	"time"
@@ -15,7 +16,10 @@ import (
 // in progress when it is over the limit.
 var ErrMemory = errors.New("memory limit exceeded")
 
-const guardInterval = 5 * time.Millisecond
+const (
+	guardInterval    = 5 * time.Millisecond
+	forcedGCInterval = 50 * time.Millisecond
+)
 
 // memGuard cancels the running calls when the heap exceeds limit bytes.
 type memGuard struct {
@@ -55,6 +59,7 @@ func (g *memGuard) watch(cancel context.CancelCauseFunc) func() {
 func (g *memGuard) loop() {
 	defer close(g.done)
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var lastGC time.Time
 	t := time.NewTicker(guardInterval)
 	defer t.Stop()
 	for {
@@ -69,8 +74,19 @@ func (g *memGuard) loop() {
 		if n == 0 {
 			continue
 		}
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 || sample[0].Value.Uint64() <= g.limit {
+		if !g.over(sample) {
+			continue
+		}
+		// The sample counts garbage not yet collected (a script stopped a
+		// moment ago leaves plenty): collect, then look again, at most
+		// once per forcedGCInterval so a heap that stays high does not
+		// turn into back-to-back collections.
+		if time.Since(lastGC) < forcedGCInterval {
+			continue
+		}
+		runtime.GC()
+		lastGC = time.Now()
+		if !g.over(sample) {
 			continue
 		}
 		g.mu.Lock()
@@ -79,6 +95,12 @@ func (g *memGuard) loop() {
 		}
 		g.mu.Unlock()
 	}
+}
+
+// over reads the heap size and reports whether it exceeds the limit.
+func (g *memGuard) over(sample []metrics.Sample) bool {
+	metrics.Read(sample)
+	return sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() > g.limit
 }
 
 func (g *memGuard) close() {
