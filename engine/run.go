@@ -130,6 +130,9 @@ func (e *Engine) call(parent context.Context, st *stage, hook string, args hookA
 			return res.v, res.err
 		}
 		e.pool.forget()
+		if m := args.msg(); m != nil {
+			m.Barrier() // a binding may still be working on the message
+		}
 		e.log.Error("hook call did not stop at its deadline; abandoned", "stage", st.Name, "hook", hook, "id", args.id())
 		err := timeoutErr(ctx, errors.New(st.Script), st)
 		return Verdict{}, fmt.Errorf("%w; the call did not stop and was abandoned", err)
@@ -156,17 +159,22 @@ func (e *Engine) callOn(ctx context.Context, st *stage, hook string, args hookAr
 			s.broken = true
 			res = callResult{err: fmt.Errorf("%s: internal error: %v", st.Script, p)}
 		}
-		if !fate.CompareAndSwap(fateRunning, fateFinished) {
-			s.L.Close() // abandoned: the slot is already free
+		if fate.CompareAndSwap(fateRunning, fateFinished) || fate.Load() == fateFinished {
+			e.release(s)
 			return
 		}
-		e.release(s)
+		s.L.Close() // abandoned: the slot is already free
 	}()
 	s.call.Ctx, s.call.Stage, s.call.Hook, s.call.Msg = ctx, st.Name, hook, args.msg()
 	s.loaded = nil
 	s.L.SetContext(ctx)
 
 	v, err := s.invoke(st, hook, args.push(s))
+	if !fate.CompareAndSwap(fateRunning, fateFinished) {
+		// Abandoned: the caller has moved on and owns the message again.
+		s.broken = true
+		return callResult{err: err}
+	}
 	if rerr := args.finish(s); err == nil && rerr != nil {
 		err = fmt.Errorf("%s: %w", st.Script, rerr)
 	}

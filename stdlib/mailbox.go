@@ -23,14 +23,14 @@ type Services struct {
 //	local total, unseen = mailbox.count("bob@example.com", "INBOX")
 //	mailbox.deliver(msg, "archive@example.com", "2026")
 func (lib *Lib) mailboxModule() *lua.LTable {
-	return lib.L.SetFuncs(lib.L.NewTable(), map[string]lua.LGFunction{
+	return lib.L.SetFuncs(lib.L.NewTable(), lib.lockedFuncs(map[string]lua.LGFunction{
 		"exists":     lib.mbExists,
 		"folders":    lib.mbFolders,
 		"count":      lib.mbCount,
 		"create":     lib.mbCreate,
 		"deliver":    lib.mbDeliver,
 		"quarantine": lib.mbQuarantine,
-	})
+	}))
 }
 
 func (lib *Lib) store(L *lua.LState, fn string) *mailstore.Store {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -32,6 +33,19 @@ type Msg struct {
 	Symbols []Symbol
 	// Actions accumulate in the order the scripts asked for them.
 	Actions []Action
+
+	// mu serialises the Lua bindings working on the message: a hook call
+	// the engine gave up on (see engine.Options.Grace) may still be inside
+	// one while the pipeline goes on.
+	mu sync.Mutex
+}
+
+// Barrier waits until no Lua binding is working on m. The engine calls it
+// after abandoning a hook call, before it touches m again.
+func (m *Msg) Barrier() {
+	m.mu.Lock()
+	//lint:ignore SA2001 an empty critical section is the point: wait for the holder.
+	m.mu.Unlock()
 }
 
 // Symbol is one msg:score entry.
@@ -83,6 +97,8 @@ func (lib *Lib) Release(ud *lua.LUserData) error {
 	if !ok || ref.dead {
 		return nil
 	}
+	ref.m.mu.Lock()
+	defer ref.m.mu.Unlock()
 	ref.dead = true
 	if ref.vars == nil {
 		return nil
@@ -108,7 +124,7 @@ func (lib *Lib) Release(ud *lua.LUserData) error {
 
 func (lib *Lib) newMsgMeta() *lua.LTable {
 	L := lib.L
-	methods := L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+	methods := L.SetFuncs(L.NewTable(), lib.lockedFuncs(map[string]lua.LGFunction{
 		"header":        lib.msgHeader,
 		"headers":       lib.msgHeaders,
 		"header_fields": lib.msgHeaderFields,
@@ -130,9 +146,9 @@ func (lib *Lib) newMsgMeta() *lua.LTable {
 		"redirect":      lib.msgRedirect,
 		"add_rcpt":      lib.msgAddRcpt,
 		"remove_rcpt":   lib.msgRemoveRcpt,
-	})
+	}))
 	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+	mt.RawSetString("__index", L.NewFunction(lib.locked(func(L *lua.LState) int {
 		ref := lib.checkMsg(L, 1)
 		key := L.CheckString(2)
 		if v := lib.msgField(ref, key); v != nil {
@@ -141,7 +157,7 @@ func (lib *Lib) newMsgMeta() *lua.LTable {
 		}
 		L.Push(methods.RawGetString(key))
 		return 1
-	}))
+	})))
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("msg.%s is read-only (use msg.vars for your own values)", L.CheckString(2))
 		return 0
@@ -188,6 +204,25 @@ func (lib *Lib) msgField(ref *msgRef, key string) lua.LValue {
 		return ref.vars
 	}
 	return nil
+}
+
+// locked wraps a binding that works on the call's message so that it holds
+// the message's lock while it runs.
+func (lib *Lib) locked(fn lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		if m := lib.call.Msg; m != nil {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+		}
+		return fn(L)
+	}
+}
+
+func (lib *Lib) lockedFuncs(fns map[string]lua.LGFunction) map[string]lua.LGFunction {
+	for name, fn := range fns {
+		fns[name] = lib.locked(fn)
+	}
+	return fns
 }
 
 // checkMsg returns the live msg at stack index n or raises a Lua error.

@@ -36,10 +36,10 @@ func (lib *Lib) checkPart(L *lua.LState, n int) *partRef {
 
 func (lib *Lib) newPartMeta() *lua.LTable {
 	L := lib.L
-	methods := L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+	methods := L.SetFuncs(L.NewTable(), lib.lockedFuncs(map[string]lua.LGFunction{
 		"text":  lib.partText,
 		"bytes": lib.partBytes,
-	})
+	}))
 	mt := L.NewTable()
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		ref := lib.checkPart(L, 1)
