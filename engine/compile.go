@@ -39,6 +39,10 @@ func compileSource(name string, src []byte) (*lua.FunctionProto, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
+	// The main chunk has no "arg" local, but gopher-lua's Lua 5.0
+	// compatibility still builds an arg table on every run of it: a map
+	// allocation per hook call, for nothing.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
 	return proto, nil
 }
 

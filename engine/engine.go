@@ -90,6 +90,8 @@ type stage struct {
 	Stage
 	proto *lua.FunctionProto
 	hooks map[string]bool
+	// defined are the global names the chunk sets when it loads.
+	defined []string
 }
 
 type module struct {
@@ -187,17 +189,20 @@ func (e *Engine) probe() error {
 	var errs []error
 	for _, st := range e.stages {
 		s.loaded = nil
-		env, err := s.load(st.proto)
+		env, err := s.load(st.proto, s.newEnv())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: %s", ErrScript, scriptError(err)))
 			continue
 		}
 		st.hooks = map[string]bool{}
 		env.ForEach(func(k, v lua.LValue) {
-			if _, ok := v.(*lua.LFunction); ok {
-				if name := k.String(); strings.HasPrefix(name, "on_") {
-					st.hooks[name] = true
-				}
+			name, ok := k.(lua.LString)
+			if !ok || name == "_G" {
+				return
+			}
+			st.defined = append(st.defined, string(name))
+			if _, ok := v.(*lua.LFunction); ok && strings.HasPrefix(string(name), "on_") {
+				st.hooks[string(name)] = true
 			}
 		})
 	}
@@ -238,9 +243,8 @@ func (e *Engine) Close() {
 	}
 }
 
-// load runs a compiled chunk in a fresh environment and returns it.
-func (s *state) load(proto *lua.FunctionProto) (*lua.LTable, error) {
-	env := s.newEnv()
+// load runs a compiled chunk in environment env and returns env.
+func (s *state) load(proto *lua.FunctionProto, env *lua.LTable) (*lua.LTable, error) {
 	fn := s.L.NewFunctionFromProto(proto)
 	fn.Env = env
 	s.L.Push(fn)

@@ -50,7 +50,7 @@ func (p *pool) put(s *state) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		s.L.Close()
+		s.close()
 	} else {
 		p.idle = append(p.idle, s)
 		p.mu.Unlock()
@@ -60,7 +60,7 @@ func (p *pool) put(s *state) {
 
 // discard closes a state that must not be reused and frees its slot.
 func (p *pool) discard(s *state) {
-	s.L.Close()
+	s.close()
 	<-p.slots
 }
 
@@ -76,6 +76,6 @@ func (p *pool) close() {
 	p.closed = true
 	p.mu.Unlock()
 	for _, s := range idle {
-		s.L.Close()
+		s.close()
 	}
 }

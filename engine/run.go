@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -101,8 +100,8 @@ type callResult struct {
 }
 
 // call runs one hook of one stage with the stage's deadline. The Lua work
-// happens on its own goroutine; the caller waits at most the deadline plus
-// the grace period.
+// happens on the state's own goroutine; the caller waits at most the
+// deadline plus the grace period.
 func (e *Engine) call(parent context.Context, st *stage, hook string, args hookArgs) (Verdict, error) {
 	tctx, cancel := context.WithTimeout(parent, st.Timeout)
 	defer cancel()
@@ -111,24 +110,32 @@ func (e *Engine) call(parent context.Context, st *stage, hook string, args hookA
 	if e.guard != nil {
 		defer e.guard.watch(cancelCause)()
 	}
-	done := make(chan callResult, 1)
-	var fate atomic.Int32
-	go func() { done <- e.callOn(ctx, st, hook, args, &fate) }()
+	s, err := e.pool.get(ctx)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("waiting for a Lua state: %w", timeoutErr(ctx, err, st))
+	}
+	s.fate.Store(fateRunning)
+	s.jobs <- job{ctx: ctx, st: st, hook: hook, args: args}
 	select {
-	case res := <-done:
+	case res := <-s.results:
+		e.release(s)
 		return res.v, res.err
 	case <-ctx.Done():
 	}
 	grace := time.NewTimer(e.opt.Grace)
 	defer grace.Stop()
 	select {
-	case res := <-done:
+	case res := <-s.results:
+		e.release(s)
 		return res.v, res.err
 	case <-grace.C:
-		if !fate.CompareAndSwap(fateRunning, fateAbandoned) {
-			res := <-done // finished just now
+		if !s.fate.CompareAndSwap(fateRunning, fateAbandoned) {
+			res := <-s.results // finished just now
+			e.release(s)
 			return res.v, res.err
 		}
+		// The state's goroutine closes the state when it returns; the
+		// slot is free for a new one now.
 		e.pool.forget()
 		if m := args.msg(); m != nil {
 			m.Barrier() // a binding may still be working on the message
@@ -139,39 +146,54 @@ func (e *Engine) call(parent context.Context, st *stage, hook string, args hookA
 	}
 }
 
-// The fate of a call's goroutine: still running, finished (it releases its
-// state), or abandoned by its caller (the caller freed the pool slot; the
-// goroutine closes its state when it finally returns).
+// The fate of a call: running, finished (its caller puts the state back),
+// or abandoned by its caller (the caller freed the pool slot; the state's
+// goroutine closes the state when the call finally returns).
 const (
 	fateRunning int32 = iota
 	fateFinished
 	fateAbandoned
 )
 
-// callOn does the work of call on the current goroutine.
-func (e *Engine) callOn(ctx context.Context, st *stage, hook string, args hookArgs, fate *atomic.Int32) (res callResult) {
-	s, err := e.pool.get(ctx)
-	if err != nil {
-		return callResult{err: fmt.Errorf("waiting for a Lua state: %w", timeoutErr(ctx, err, st))}
+// job is one hook call handed to a state's goroutine.
+type job struct {
+	ctx  context.Context
+	st   *stage
+	hook string
+	args hookArgs
+}
+
+// work is the goroutine of state s: it runs the jobs sent to it until the
+// state is closed or a call is abandoned. A long-lived goroutine keeps the
+// stack gopher-lua needs, instead of growing a new one for every call.
+func (e *Engine) work(s *state) {
+	for j := range s.jobs {
+		res := e.callOn(s, j)
+		if !s.fate.CompareAndSwap(fateRunning, fateFinished) && s.fate.Load() == fateAbandoned {
+			s.L.Close()
+			return
+		}
+		s.results <- res
 	}
+	s.L.Close()
+}
+
+// callOn does the work of call on the state's goroutine.
+func (e *Engine) callOn(s *state, j job) (res callResult) {
+	ctx, st, hook, args := j.ctx, j.st, j.hook, j.args
 	defer func() {
 		if p := recover(); p != nil { // a panic outside PCall's reach
 			s.broken = true
 			res = callResult{err: fmt.Errorf("%s: internal error: %v", st.Script, p)}
 		}
-		if fate.CompareAndSwap(fateRunning, fateFinished) || fate.Load() == fateFinished {
-			e.release(s)
-			return
-		}
-		s.L.Close() // abandoned: the slot is already free
 	}()
 	s.call.Ctx, s.call.Stage, s.call.Hook, s.call.Msg = ctx, st.Name, hook, args.msg()
 	s.loaded = nil
 	s.L.SetContext(ctx)
 
 	v, err := s.invoke(st, hook, args.push(s))
-	if !fate.CompareAndSwap(fateRunning, fateFinished) {
-		// Abandoned: the caller has moved on and owns the message again.
+	if s.fate.Load() == fateAbandoned {
+		// The caller has moved on and owns the message again.
 		s.broken = true
 		return callResult{err: err}
 	}
@@ -194,8 +216,9 @@ func (e *Engine) callOn(ctx context.Context, st *stage, hook string, args hookAr
 
 // invoke loads the stage chunk in a fresh environment and calls hook(args...).
 func (s *state) invoke(st *stage, hook string, args []lua.LValue) (Verdict, error) {
-	env, err := s.load(st.proto)
+	env, err := s.load(st.proto, s.stageEnv(st))
 	if err != nil {
+		delete(s.envs, st)
 		return Verdict{}, located(st, err)
 	}
 	fn, ok := env.RawGetString(hook).(*lua.LFunction)
@@ -208,8 +231,10 @@ func (s *state) invoke(st *stage, hook string, args []lua.LValue) (Verdict, erro
 		L.Push(a)
 	}
 	if err := L.PCall(len(args), 1, nil); err != nil {
+		delete(s.envs, st)
 		return Verdict{}, located(st, err)
 	}
+	s.keepEnv(st, env, st.defined)
 	ret := L.Get(-1)
 	L.Pop(1)
 	v, err := toVerdict(ret)
@@ -240,7 +265,8 @@ func located(st *stage, err error) error {
 }
 
 // release puts a state back in the pool, or discards it when it overran,
-// panicked or left marks on the shared tables.
+// panicked or left marks on the shared tables. Only the caller of a
+// finished call releases the state.
 func (e *Engine) release(s *state) {
 	s.L.RemoveContext()
 	s.call.Ctx, s.call.Msg, s.call.Stage, s.call.Hook = nil, nil, "", ""

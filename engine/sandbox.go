@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"slices"
+	"sync/atomic"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -45,8 +47,22 @@ type state struct {
 	proxies []*lua.LTable
 	// loaded caches require results for the current run only.
 	loaded map[string]lua.LValue
+	// envs keeps, per stage, an environment table to reuse (see stageEnv).
+	envs map[*stage]*envCache
 	// broken is set when the state must not be reused.
 	broken bool
+
+	// jobs feed the state's goroutine (Engine.work), results come back;
+	// fate tells it whether the caller still waits (fateRunning…).
+	jobs    chan job
+	results chan callResult
+	fate    atomic.Int32
+}
+
+// close stops the state's goroutine, which closes the Lua state. Only for
+// states that are idle (not running a call).
+func (s *state) close() {
+	close(s.jobs)
 }
 
 // newState builds a sandboxed Lua state for e.
@@ -112,6 +128,10 @@ func (e *Engine) newState() (*state, error) {
 	s.envMeta = L.NewTable()
 	s.envMeta.RawSetString("__index", s.g)
 	s.envMeta.RawSetString("__metatable", lua.LFalse)
+
+	s.jobs = make(chan job)
+	s.results = make(chan callResult, 1)
+	go e.work(s)
 	return s, nil
 }
 
@@ -136,6 +156,50 @@ func (s *state) newEnv() *lua.LTable {
 	env.RawSetString("_G", env)
 	env.Metatable = s.envMeta
 	return env
+}
+
+// envCache is a stage's environment kept between runs on one state, with
+// the global names the chunk defines when it loads.
+type envCache struct {
+	t    *lua.LTable
+	keys []string
+}
+
+// stageEnv returns the environment for a run of st: the one of the last
+// run emptied of every key, or a new one. An emptied table is as good as a
+// new one, since nothing from the last run can still reach it; reusing it
+// saves the three maps gopher-lua allocates for a table with string keys.
+func (s *state) stageEnv(st *stage) *lua.LTable {
+	c := s.envs[st]
+	if c == nil {
+		return s.newEnv()
+	}
+	for _, k := range c.keys {
+		c.t.RawSetString(k, lua.LNil)
+	}
+	c.t.RawSetString("_G", c.t)
+	return c.t
+}
+
+// keepEnv records env after a run of st for reuse, unless the run left
+// keys the chunk does not define when it loads (a script that writes
+// globals at run time gets a new table each time, so nothing accumulates).
+func (s *state) keepEnv(st *stage, env *lua.LTable, defined []string) {
+	n, extra := 0, false
+	env.ForEach(func(k, _ lua.LValue) {
+		n++
+		if ks, ok := k.(lua.LString); !ok || (ks != "_G" && !slices.Contains(defined, string(ks))) {
+			extra = true
+		}
+	})
+	if extra || n != len(defined)+1 {
+		delete(s.envs, st)
+		return
+	}
+	if s.envs == nil {
+		s.envs = map[*stage]*envCache{}
+	}
+	s.envs[st] = &envCache{t: env, keys: defined}
 }
 
 // clean reports whether the last run left the shared tables untouched.

@@ -14,6 +14,8 @@ type Lib struct {
 	svc      Services
 	msgMeta  *lua.LTable
 	partMeta *lua.LTable
+	// cur is the msg of the call in progress (there is one per call).
+	cur *msgRef
 }
 
 // New binds the standard library to L. c is the per-call information the

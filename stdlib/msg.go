@@ -84,7 +84,8 @@ type msgRef struct {
 // PushMsg makes the Lua msg object for m, valid until Release.
 func (lib *Lib) PushMsg(m *Msg) *lua.LUserData {
 	ud := lib.L.NewUserData()
-	ud.Value = &msgRef{m: m}
+	lib.cur = &msgRef{m: m}
+	ud.Value = lib.cur
 	ud.Metatable = lib.msgMeta
 	return ud
 }
@@ -148,16 +149,20 @@ func (lib *Lib) newMsgMeta() *lua.LTable {
 		"remove_rcpt":   lib.msgRemoveRcpt,
 	}))
 	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(lib.locked(func(L *lua.LState) int {
-		ref := lib.checkMsg(L, 1)
-		key := L.CheckString(2)
-		if v := lib.msgField(ref, key); v != nil {
-			L.Push(v)
-			return 1
+	// Methods are found by a plain table lookup (the common case, and the
+	// fast one); a miss falls through to the envelope fields of the msg
+	// of the current call, the only msg a script can hold.
+	fields := L.NewTable()
+	fields.RawSetString("__index", L.NewFunction(lib.locked(func(L *lua.LState) int {
+		ref := lib.cur
+		if ref == nil || ref.dead {
+			L.RaiseError("msg used after its hook returned")
 		}
-		L.Push(methods.RawGetString(key))
+		L.Push(lib.msgField(ref, L.CheckString(2)))
 		return 1
 	})))
+	methods.Metatable = fields
+	mt.RawSetString("__index", methods)
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("msg.%s is read-only (use msg.vars for your own values)", L.CheckString(2))
 		return 0
@@ -171,7 +176,7 @@ func (lib *Lib) newMsgMeta() *lua.LTable {
 	return mt
 }
 
-// msgField returns the envelope field key, or nil when key is no field.
+// msgField returns the envelope field key, or LNil when key is no field.
 func (lib *Lib) msgField(ref *msgRef, key string) lua.LValue {
 	L, m := lib.L, ref.m
 	switch key {
@@ -203,7 +208,7 @@ func (lib *Lib) msgField(ref *msgRef, key string) lua.LValue {
 		}
 		return ref.vars
 	}
-	return nil
+	return lua.LNil
 }
 
 // locked wraps a binding that works on the call's message so that it holds
