@@ -1,0 +1,631 @@
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// DirOptions configures a DirSpool. The zero value is ready to use.
+type DirOptions struct {
+	// Sync selects how writes are made durable. The default, SyncAuto,
+	// groups the syncs of concurrent calls with syncfs where that is
+	// reliable.
+	Sync SyncMode
+	// Logger gets one line per file OpenDir cleaned up. Default: discard.
+	Logger *slog.Logger
+}
+
+// DirSpool is a Spool in a local folder. Per message ID it keeps:
+//
+//	ID.eml   the message bytes, as received
+//	ID.json  envelope and state ({"v":1, "id": …}); replaced atomically
+//	         (temporary file, fdatasync, rename, folder fsync)
+//	ID.log   delivery records, one JSON line each, appended and
+//	         fdatasync'd (cheaper than rewriting ID.json per recipient)
+//
+// ID.json is the commit mark: Create writes ID.eml, then ID.json, then syncs
+// both and the folder before it returns, and a message counts as stored only
+// if ID.json parses and ID.eml has the size it gives. OpenDir removes what a
+// crash left of unfinished work (messages without that mark, temporary
+// files). A lock file (.lock, flock) keeps a second process out.
+type DirSpool struct {
+	dir    string
+	dirf   *os.File // the folder, for fsync
+	lockf  *os.File
+	syncer *syncer
+	log    *slog.Logger
+	closed atomic.Bool
+	once   sync.Once
+
+	fault func(op string) error // tests: fails the named step when non-nil
+}
+
+var _ Spool = (*DirSpool)(nil)
+
+// OpenDir opens (creating it, 0700) the spool folder dir — the server uses
+// STORE/queue — locks it, and cleans up after a crash: it removes partial
+// messages (never acknowledged, since Create had not returned), leftover
+// temporary files and stray delivery logs, logging each.
+func OpenDir(dir string, opt DirOptions) (*DirSpool, error) {
+	s := &DirSpool{dir: dir, log: opt.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	_, statErr := os.Stat(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSpool, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) && opt.Sync != SyncNone {
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrSpool, err)
+		}
+	}
+	lockf, err := lockDir(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return nil, err
+	}
+	dirf, err := os.Open(dir)
+	if err != nil {
+		lockf.Close()
+		return nil, err
+	}
+	s.lockf, s.dirf = lockf, dirf
+	s.syncer = newSyncer(opt.Sync, dirf)
+	s.log.Debug("queue: spool opened", "dir", dir, "sync", s.syncer.mode)
+	if err := s.cleanup(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func syncDir(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// SyncMode returns the sync mode in effect (SyncAuto resolved).
+func (s *DirSpool) SyncMode() SyncMode { return s.syncer.mode }
+
+// Dir returns the spool folder.
+func (s *DirSpool) Dir() string { return s.dir }
+
+func (s *DirSpool) path(id, ext string) string { return filepath.Join(s.dir, id+ext) }
+
+func (s *DirSpool) check(op string) error {
+	if s.fault != nil {
+		return s.fault(op)
+	}
+	return nil
+}
+
+// stateFile is the content of ID.json: the Item without Done.
+type stateFile struct {
+	V int `json:"v"`
+	Item
+}
+
+const stateVersion = 1
+
+func encodeState(it *Item) ([]byte, error) {
+	st := stateFile{V: stateVersion, Item: *it}
+	st.Done = nil
+	b, err := json.Marshal(&st)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+func decodeState(id string, b []byte) (*Item, error) {
+	var st stateFile
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	if st.V != stateVersion {
+		return nil, fmt.Errorf("unknown state version %d", st.V)
+	}
+	if st.ID != id {
+		return nil, fmt.Errorf("state names message %q", st.ID)
+	}
+	it := st.Item
+	it.Done = nil
+	return &it, nil
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// Create implements Spool.
+func (s *DirSpool) Create(ctx context.Context, it *Item, body io.Reader) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	gen := it.ID == ""
+	if !gen {
+		if err := checkID(it.ID); err != nil {
+			return err
+		}
+	}
+	if err := s.check("create"); err != nil {
+		return fmt.Errorf("%w: create: %w", ErrSpool, err)
+	}
+	var eml *os.File
+	for try := 0; ; try++ {
+		if gen {
+			it.ID = NewID()
+		}
+		f, err := os.OpenFile(s.path(it.ID, ".eml"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			eml = f
+			break
+		}
+		if errors.Is(err, fs.ErrExist) {
+			if gen && try < 3 {
+				continue
+			}
+			id := it.ID
+			if gen {
+				it.ID = ""
+			}
+			return fmt.Errorf("%w: %s", ErrExists, id)
+		}
+		if gen {
+			it.ID = ""
+		}
+		return fmt.Errorf("%w: create: %w", ErrSpool, err)
+	}
+	err := s.create(ctx, it, eml, body)
+	if err != nil {
+		os.Remove(s.path(it.ID, ".eml"))
+		os.Remove(s.path(it.ID, ".json"))
+		if gen {
+			it.ID = ""
+		}
+	}
+	return err
+}
+
+// create writes the body into eml, then ID.json, and syncs both and the
+// folder. It closes eml; the caller removes the files on error.
+func (s *DirSpool) create(ctx context.Context, it *Item, eml *os.File, body io.Reader) error {
+	files := []*os.File{eml}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	n, err := s.copyBody(ctx, eml, body)
+	if err != nil {
+		return err
+	}
+	it.Size = n
+	b, err := encodeState(it)
+	if err != nil {
+		return fmt.Errorf("queue: create %s: %w", it.ID, err)
+	}
+	if err := s.check("json"); err != nil {
+		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
+	}
+	js, err := os.OpenFile(s.path(it.ID, ".json"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
+	}
+	files = append(files, js)
+	if _, err := js.Write(b); err != nil {
+		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
+	}
+	if err := s.check("sync"); err != nil {
+		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
+	}
+	if err := s.syncer.sync(files, true); err != nil {
+		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
+	}
+	return nil
+}
+
+// copyBody streams body into f. A read error (or ctx's) is returned as is,
+// a write error as ErrSpool.
+func (s *DirSpool) copyBody(ctx context.Context, f *os.File, body io.Reader) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("queue: create %s: %w", filepath.Base(f.Name()), err)
+		}
+		nr, rerr := body.Read(buf)
+		if nr > 0 {
+			err := s.check("write")
+			if err == nil {
+				_, err = f.Write(buf[:nr])
+			}
+			if err != nil {
+				return n, fmt.Errorf("%w: %w", ErrSpool, err)
+			}
+			n += int64(nr)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, fmt.Errorf("queue: reading message: %w", rerr)
+		}
+	}
+}
+
+type fileBody struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (b *fileBody) Close() error { return b.f.Close() }
+
+// Open implements Spool.
+func (s *DirSpool) Open(id string) (Body, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.path(id, ".eml"))
+	if err != nil {
+		return nil, notFound(id, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("queue: open %s: %w", id, err)
+	}
+	return &fileBody{io.NewSectionReader(f, 0, fi.Size()), f}, nil
+}
+
+func notFound(id string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return fmt.Errorf("queue: %s: %w", id, err)
+}
+
+// Load implements Spool.
+func (s *DirSpool) Load(id string) (*Item, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(s.path(id, ".json"))
+	if err != nil {
+		return nil, notFound(id, err)
+	}
+	it, err := decodeState(id, b)
+	if err != nil {
+		return nil, fmt.Errorf("queue: load %s: %w", id, err)
+	}
+	it.Done, err = s.readLog(id)
+	if err != nil {
+		return nil, fmt.Errorf("queue: load %s: %w", id, err)
+	}
+	return it, nil
+}
+
+// logLine is one line of ID.log.
+type logLine struct {
+	Rcpt string `json:"rcpt"`
+	DeliveryRecord
+}
+
+// readLog reads ID.log. A line that does not parse (the torn end of an
+// append that a crash interrupted before its sync returned) is skipped.
+func (s *DirSpool) readLog(id string) (map[string]DeliveryRecord, error) {
+	f, err := os.Open(s.path(id, ".log"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	done := make(map[string]DeliveryRecord)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var l logLine
+		if json.Unmarshal(sc.Bytes(), &l) != nil || l.Rcpt == "" {
+			continue
+		}
+		done[l.Rcpt] = l.DeliveryRecord
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return done, nil
+}
+
+// SaveState implements Spool.
+func (s *DirSpool) SaveState(ctx context.Context, it *Item) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := checkID(it.ID); err != nil {
+		return err
+	}
+	if _, err := os.Stat(s.path(it.ID, ".json")); err != nil {
+		return notFound(it.ID, err)
+	}
+	b, err := encodeState(it)
+	if err != nil {
+		return fmt.Errorf("queue: save %s: %w", it.ID, err)
+	}
+	if err := s.replace(it.ID, b); err != nil {
+		return fmt.Errorf("%w: save %s: %w", ErrSpool, it.ID, err)
+	}
+	return nil
+}
+
+// replace writes b to ID.json atomically and durably.
+func (s *DirSpool) replace(id string, b []byte) error {
+	if err := s.check("save"); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(s.dir, id+".json.*.tmp")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(b); err != nil {
+		return err
+	}
+	if err := s.syncer.sync([]*os.File{tmp}, false); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), s.path(id, ".json")); err != nil {
+		return err
+	}
+	ok = true
+	tmp.Close()
+	return s.syncer.sync(nil, true)
+}
+
+// Record implements Spool.
+func (s *DirSpool) Record(ctx context.Context, id, rcpt string, rec DeliveryRecord) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if _, err := os.Stat(s.path(id, ".json")); err != nil {
+		return notFound(id, err)
+	}
+	b, err := json.Marshal(logLine{Rcpt: rcpt, DeliveryRecord: rec})
+	if err != nil {
+		return fmt.Errorf("queue: record %s: %w", id, err)
+	}
+	b = append(b, '\n')
+	if err := s.appendLog(id, b); err != nil {
+		return fmt.Errorf("%w: record %s: %w", ErrSpool, id, err)
+	}
+	return nil
+}
+
+// appendLog appends line to ID.log. If the log ends in a torn line (a crash
+// during an earlier append, before its sync returned), a newline is written
+// first so that the torn part stays a line of its own.
+func (s *DirSpool) appendLog(id string, line []byte) error {
+	if err := s.check("record"); err != nil {
+		return err
+	}
+	name := s.path(id, ".log")
+	created := true
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		created = false
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_APPEND, 0o600)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if !created {
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if n := fi.Size(); n > 0 {
+			var last [1]byte
+			if _, err := f.ReadAt(last[:], n-1); err != nil {
+				return err
+			}
+			if last[0] != '\n' {
+				line = append([]byte{'\n'}, line...)
+			}
+		}
+	}
+	if _, err := f.Write(line); err != nil {
+		return err
+	}
+	return s.syncer.sync([]*os.File{f}, created)
+}
+
+// Remove implements Spool. ID.json goes first, so that a crash in the middle
+// leaves only files that OpenDir cleans up.
+func (s *DirSpool) Remove(ctx context.Context, id string) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := checkID(id); err != nil {
+		return err
+	}
+	err := os.Remove(s.path(id, ".json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err == nil {
+		err = s.check("remove")
+	}
+	for _, ext := range []string{".eml", ".log"} {
+		if e := os.Remove(s.path(id, ext)); e != nil && !errors.Is(e, fs.ErrNotExist) && err == nil {
+			err = e
+		}
+	}
+	if err == nil {
+		err = s.syncer.sync(nil, true)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
+	}
+	return nil
+}
+
+// List implements Spool.
+func (s *DirSpool) List() ([]string, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	ents, err := os.ReadDir(s.dir) // sorted by name, so by ID
+	if err != nil {
+		return nil, fmt.Errorf("queue: list: %w", err)
+	}
+	var ids []string
+	for _, e := range ents {
+		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && ValidID(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// Close implements Spool. It waits for the sync goroutine.
+func (s *DirSpool) Close() error {
+	s.once.Do(func() {
+		s.closed.Store(true)
+		s.syncer.close()
+		s.dirf.Close()
+		s.lockf.Close()
+	})
+	return nil
+}
+
+// cleanup removes what a crash left behind (see OpenDir).
+func (s *DirSpool) cleanup() error {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("queue: open %s: %w", s.dir, err)
+	}
+	type files struct{ eml, json, log bool }
+	byID := make(map[string]*files)
+	var ids []string
+	removed := 0
+	remove := func(name, why string, level slog.Level) {
+		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Error("queue: cannot remove leftover file", "file", name, "err", err)
+			return
+		}
+		removed++
+		s.log.Log(context.Background(), level, "queue: removed "+why, "file", name)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, ".tmp") {
+			remove(name, "temporary file of an unfinished state save", slog.LevelInfo)
+			continue
+		}
+		id, ext, _ := strings.Cut(name, ".")
+		if !ValidID(id) || e.IsDir() {
+			continue
+		}
+		f := byID[id]
+		if f == nil {
+			f = &files{}
+			byID[id] = f
+			ids = append(ids, id)
+		}
+		switch ext {
+		case "eml":
+			f.eml = true
+		case "json":
+			f.json = true
+		case "log":
+			f.log = true
+		}
+	}
+	for _, id := range ids {
+		f := byID[id]
+		switch {
+		case f.json && f.eml:
+			if why := s.checkCommitted(id); why != "" {
+				why = "partial message, never acknowledged (" + why + ")"
+				remove(id+".json", why, slog.LevelWarn)
+				remove(id+".eml", why, slog.LevelWarn)
+				if f.log {
+					remove(id+".log", why, slog.LevelWarn)
+				}
+			}
+		case f.json:
+			remove(id+".json", "message whose body is missing", slog.LevelError)
+			if f.log {
+				remove(id+".log", "delivery log of a message whose body is missing", slog.LevelError)
+			}
+		case f.eml:
+			remove(id+".eml", "partial message, never acknowledged (no envelope)", slog.LevelWarn)
+			if f.log {
+				remove(id+".log", "delivery log of a removed message", slog.LevelInfo)
+			}
+		case f.log:
+			remove(id+".log", "delivery log of a removed message", slog.LevelInfo)
+		}
+	}
+	if removed > 0 {
+		return s.syncer.sync(nil, true)
+	}
+	return nil
+}
+
+// checkCommitted returns why ID.json and ID.eml do not form a message that
+// Create finished, or "".
+func (s *DirSpool) checkCommitted(id string) string {
+	b, err := os.ReadFile(s.path(id, ".json"))
+	if err != nil {
+		return err.Error()
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return "empty envelope"
+	}
+	it, err := decodeState(id, b)
+	if err != nil {
+		return "envelope: " + err.Error()
+	}
+	fi, err := os.Stat(s.path(id, ".eml"))
+	if err != nil {
+		return err.Error()
+	}
+	if fi.Size() != it.Size {
+		return fmt.Sprintf("body has %d of %d bytes", fi.Size(), it.Size)
+	}
+	return ""
+}

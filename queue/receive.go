@@ -1,0 +1,107 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Receive stores a message durably without scheduling it: the SMTP server
+// runs its on_data checks on the stored copy and then either commits it
+// (and replies 250) or aborts it. A message received and never committed
+// was never acknowledged: Open removes it after a crash.
+//
+// Errors are those of Accept.
+func (q *Queue) Receive(ctx context.Context, env Envelope, r io.Reader) (*Pending, error) {
+	if len(env.Rcpt) == 0 {
+		return nil, fmt.Errorf("%w: no recipient", ErrBadEnvelope)
+	}
+	q.mu.Lock()
+	closed := q.state == stateClosed
+	q.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	now := time.Now()
+	it := &Item{Envelope: env, NextTry: now, Held: true}
+	it.Rcpt = slices.Clone(env.Rcpt)
+	if it.Received.IsZero() {
+		it.Received = now
+	}
+	if err := q.spool.Create(ctx, it, r); err != nil {
+		return nil, err
+	}
+	return &Pending{q: q, it: it}, nil
+}
+
+// Pending is a message received and not yet committed or aborted. It is
+// used by one goroutine.
+type Pending struct {
+	q    *Queue
+	it   *Item
+	done bool
+}
+
+// ID returns the message's queue id.
+func (p *Pending) ID() string { return p.it.ID }
+
+// Bytes reads the stored message.
+func (p *Pending) Bytes() ([]byte, error) {
+	b, err := p.q.spool.Open(p.it.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	raw := make([]byte, b.Size())
+	if _, err := b.ReadAt(raw, 0); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("queue: read %s: %w", p.it.ID, err)
+	}
+	return raw, nil
+}
+
+// Commit makes the message part of the queue, durably, and schedules it.
+// vars is the pipeline's state to keep with it; body, when not nil,
+// replaces the stored message (the stages rewrote it). After Commit
+// returns nil the sender may be told 250.
+func (p *Pending) Commit(ctx context.Context, vars json.RawMessage, body []byte) error {
+	if p.done {
+		return fmt.Errorf("queue: %s already committed or aborted", p.it.ID)
+	}
+	if len(vars) > 0 && !json.Valid(vars) {
+		return fmt.Errorf("%w: vars are not valid JSON", ErrBadEnvelope)
+	}
+	it := p.it
+	it.Held, it.Vars = false, vars
+	if body != nil {
+		// Not acknowledged yet: if a crash comes between the two steps,
+		// the message is gone and the sender sends it again.
+		if err := p.q.spool.Remove(ctx, it.ID); err != nil {
+			return err
+		}
+		if err := p.q.spool.Create(ctx, it, bytes.NewReader(body)); err != nil {
+			return err
+		}
+	} else if err := p.q.spool.SaveState(ctx, it); err != nil {
+		return err
+	}
+	p.done = true
+	p.q.mu.Lock()
+	p.q.stats.Accepted++
+	p.q.mu.Unlock()
+	p.q.add(it.ID, it.NextTry)
+	p.q.log.Info("queued", "msg_id", it.ID, "from", it.From, "rcpts", len(it.Rcpt), "size", it.Size)
+	return nil
+}
+
+// Abort drops the message (refused by on_data, or the transfer failed).
+func (p *Pending) Abort(ctx context.Context) error {
+	if p.done {
+		return nil
+	}
+	p.done = true
+	return p.q.spool.Remove(ctx, p.it.ID)
+}

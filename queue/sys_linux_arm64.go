@@ -1,0 +1,5 @@
+package queue
+
+import "syscall"
+
+const sysSyncfs = syscall.SYS_SYNCFS
