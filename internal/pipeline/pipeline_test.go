@@ -1,0 +1,247 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sluicemail/sluice/delivery"
+	"github.com/sluicemail/sluice/engine"
+	"github.com/sluicemail/sluice/mailstore"
+	"github.com/sluicemail/sluice/queue"
+)
+
+// sink is a smarthost that records what it receives and refuses
+// recipients whose local part starts with "bad" (550) or "later" (451).
+type sink struct {
+	mu   sync.Mutex
+	msgs []string // "from|rcpt,rcpt|data"
+	addr string
+}
+
+func newSink(t *testing.T) *sink {
+	t.Helper()
+	sk := &sink{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &sinkSession{sk: sk}, nil
+	}))
+	srv.Domain = "sink.test"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk.addr = l.Addr().String()
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close(); l.Close() })
+	return sk
+}
+
+type sinkSession struct {
+	sk   *sink
+	from string
+	rcpt []string
+}
+
+func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	switch {
+	case strings.HasPrefix(to, "bad"):
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	case strings.HasPrefix(to, "later"):
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	}
+	s.rcpt = append(s.rcpt, to)
+	return nil
+}
+func (s *sinkSession) Data(r io.Reader) error {
+	b, _ := io.ReadAll(r)
+	s.sk.mu.Lock()
+	s.sk.msgs = append(s.sk.msgs, s.from+"|"+strings.Join(s.rcpt, ",")+"|"+string(b))
+	s.sk.mu.Unlock()
+	return nil
+}
+func (s *sinkSession) Reset()        { s.from, s.rcpt = "", nil }
+func (s *sinkSession) Logout() error { return nil }
+
+func (sk *sink) received() []string {
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	return append([]string(nil), sk.msgs...)
+}
+
+// rig is a pipeline on a real queue, mail store and engine.
+type rig struct {
+	q     *queue.Queue
+	store *mailstore.Store
+	dir   string
+}
+
+func newRig(t *testing.T, script string, relay string) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := mailstore.New(dir, mailstore.Options{NoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{
+		Stages: []engine.Stage{{Name: "s", Script: "s.lua", Timeout: 5 * time.Second}},
+		ReadFile: func(name string) ([]byte, error) {
+			if name == "s.lua" {
+				return []byte(script), nil
+			}
+			return nil, fs.ErrNotExist
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eng.Close)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p := &Pipeline{
+		Engine:   func() *engine.Engine { return eng },
+		Local:    &delivery.Local{Store: st},
+		IsLocal:  func(d string) bool { return d == "local.test" },
+		Hostname: "mx.local.test",
+		Logger:   log,
+	}
+	if relay != "" {
+		p.Relay = &delivery.Relay{Addr: relay, Hostname: "mx.local.test", StartTLS: delivery.StartTLSNone, Timeout: 5 * time.Second}
+	}
+	sp, err := queue.OpenDir(filepath.Join(dir, "queue"), queue.DirOptions{Sync: queue.SyncNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.Open(sp, p, queue.Options{RetryInitial: time.Hour, OnFail: p.OnFail, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Queue = q
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close(context.Background()); sp.Close() })
+	return &rig{q: q, store: st, dir: dir}
+}
+
+func (r *rig) send(t *testing.T, from string, rcpt []string, vars string, raw string) string {
+	t.Helper()
+	id, err := r.q.Accept(context.Background(), queue.Envelope{From: from, Rcpt: rcpt}, json.RawMessage(vars), strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// files waits for n files in addr's folder and returns their contents.
+func (r *rig) files(t *testing.T, user, folder string, n int) []string {
+	t.Helper()
+	base := filepath.Join(r.dir, "mail", "local.test", user)
+	if folder != "" {
+		base = filepath.Join(base, "."+folder)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		names, _ := filepath.Glob(filepath.Join(base, "new", "*"))
+		if len(names) >= n || time.Now().After(deadline) {
+			var out []string
+			for _, name := range names {
+				b, _ := os.ReadFile(name)
+				out = append(out, string(b))
+			}
+			return out
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+const msg = "From: a@example.org\r\nSubject: order 7\r\nMessage-ID: <m1@example.org>\r\n\r\nbody\r\n"
+
+func TestFileintoAndHeaders(t *testing.T) {
+	r := newRig(t, `function on_queue(msg)
+	  msg:set_header("X-Seen", msg.vars.from_data or "none")
+	  if msg:subject():match("^order") then msg:fileinto("Orders") end
+	end`, "")
+	r.send(t, "a@example.org", []string{"bob@local.test", "carol@local.test"}, `{"vars":{"from_data":"yes"}}`, msg)
+	for _, user := range []string{"bob", "carol"} {
+		got := r.files(t, user, "Orders", 1)
+		if len(got) != 1 || !strings.Contains(got[0], "X-Seen: yes") || strings.Contains(got[0], "\r\n") {
+			t.Errorf("%s/Orders = %q, want one LF message with X-Seen: yes", user, got)
+		}
+	}
+}
+
+func TestRelayPerRecipientAndBounce(t *testing.T) {
+	sk := newSink(t)
+	r := newRig(t, `function on_queue(msg) end`, sk.addr)
+	r.send(t, "alice@local.test", []string{"good@remote.test", "bad@remote.test", "later@remote.test", "bob@local.test"}, "", msg)
+	// bob gets the message, alice gets a bounce for bad@.
+	if got := r.files(t, "bob", "", 1); len(got) != 1 {
+		t.Fatalf("bob has %d messages", len(got))
+	}
+	bounces := r.files(t, "alice", "", 1)
+	if len(bounces) != 1 || !strings.Contains(bounces[0], "Final-Recipient: rfc822; bad@remote.test") ||
+		!strings.Contains(bounces[0], "Status: 5.1.1") || strings.Contains(bounces[0], "later@remote.test") {
+		t.Fatalf("bounce = %q", bounces)
+	}
+	got := sk.received()
+	if len(got) != 1 || !strings.HasPrefix(got[0], "alice@local.test|good@remote.test|") {
+		t.Fatalf("sink received %q, want one message for good@ only", got)
+	}
+	// later@ is still queued, with the others recorded as done.
+	var pending []string
+	for _, it := range r.q.List() {
+		pending = append(pending, it.Pending()...)
+	}
+	if len(pending) != 1 || pending[0] != "later@remote.test" {
+		t.Errorf("pending = %v, want only later@remote.test", pending)
+	}
+}
+
+func TestNoBounceToNullSender(t *testing.T) {
+	sk := newSink(t)
+	r := newRig(t, `function on_queue(msg) end`, sk.addr)
+	r.send(t, "", []string{"bad@remote.test"}, "", msg)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(r.q.List()); n != 0 {
+		t.Errorf("%d messages left in the queue, want none (no bounce to <>)", n)
+	}
+}
+
+func TestVerdictsInQueue(t *testing.T) {
+	r := newRig(t, `function on_queue(msg)
+	  local s = msg:subject()
+	  if s == "drop" then return discard() end
+	  if s == "hold" then return quarantine("held for review") end
+	  if s == "refuse" then return reject("5.7.1", "not wanted") end
+	  if s == "redirect" then msg:redirect("carol@local.test") end
+	end`, "")
+	r.send(t, "x@local.test", []string{"bob@local.test"}, "", "Subject: drop\r\n\r\nx\r\n")
+	r.send(t, "x@local.test", []string{"bob@local.test"}, "", "Subject: hold\r\n\r\nx\r\n")
+	r.send(t, "x@local.test", []string{"bob@local.test"}, "", "Subject: refuse\r\n\r\nx\r\n")
+	r.send(t, "x@local.test", []string{"bob@local.test"}, "", "Subject: redirect\r\n\r\nx\r\n")
+	if got := r.files(t, "carol", "", 1); len(got) != 1 {
+		t.Errorf("carol has %d messages, want the redirected one", len(got))
+	}
+	if got := r.files(t, "x", "", 1); len(got) != 1 || !strings.Contains(got[0], "not wanted") {
+		t.Errorf("x has %q, want a bounce with the reject text", got)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := r.files(t, "bob", "", 0); len(got) != 0 {
+		t.Errorf("bob has %d messages, want none", len(got))
+	}
+	q, err := r.store.List()
+	if err != nil || len(q) != 1 || q[0].Reason != "held for review" || q[0].Stage != "s" {
+		t.Errorf("quarantine = %+v, %v", q, err)
+	}
+}
