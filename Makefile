@@ -6,15 +6,20 @@ BIN     := bin/sluice
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 PKGS    := ./...
 
-.PHONY: all build run test test-short lint fmt bench fuzz deps clean
+.PHONY: all build run try test test-short lint fmt bench load fuzz deps clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/sluice
 
-# Runs sluice on a bundled sample message through the default pipeline.
+# Runs the server on its embedded defaults: SMTP on 127.0.0.1:2525,
+# everything under ./data, local domain localhost, the default scripts.
 run: build
+	./$(BIN) serve
+
+# Runs the default pipeline on a bundled sample message, offline.
+try: build
 	./$(BIN) run --rcpt bob@localhost examples/messages/hello.eml
 
 # The whole test suite, as CI runs it (.ci/run calls this target).
@@ -33,7 +38,11 @@ fmt:
 	gofmt -s -w .
 
 bench:
-	$(GO) test -run XXX -bench . -benchmem ./engine ./message ./stdlib
+	$(GO) test -run XXX -bench . -benchmem ./engine ./message ./stdlib ./queue ./mailstore
+
+# The load script: sluice serve vs a no-work SMTP server (see bench/README.md).
+load: build
+	bench/load.sh
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzMessage -fuzztime 60s ./message

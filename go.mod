@@ -9,5 +9,7 @@ require (
 	github.com/emersion/go-smtp v0.25.1
 	github.com/google/go-cmp v0.7.0
 	github.com/yuin/gopher-lua v1.1.2
-	golang.org/x/text v0.14.0
+	golang.org/x/text v0.31.0
 )
+
+require golang.org/x/crypto v0.45.0

@@ -32,9 +32,12 @@ func usagef(format string, args ...any) error {
 const usage = `usage: sluice COMMAND [flags]
 
 commands:
-  run      run the pipeline on one message, offline (a dry run)
-  check    load the configuration and compile every script
-  version  print the version
+  serve       run the mail server (SMTP, LMTP, queue, delivery)
+  run         run the pipeline on one message, offline (a dry run)
+  check       load the configuration and compile every script
+  queue       list, flush or delete queued messages of a running server
+  quarantine  list or release quarantined messages of a running server
+  version     print the version
 
 Run "sluice COMMAND -h" for the flags of a command.
 `
@@ -55,6 +58,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stdin, stdout, stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdout, stderr)
+	case "serve":
+		err = cmdServe(args[1:], stderr)
+	case "queue":
+		err = cmdQueue(args[1:], stdout, stderr)
+	case "quarantine":
+		err = cmdQuarantine(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "sluice", version)
 	case "help", "-h", "-help", "--help":

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sluicemail/sluice/mailstore"
+)
+
+// cmdQueue is "sluice queue list|flush|delete ID".
+func cmdQueue(args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("queue", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	cfgPath := fset.String("config", "", "configuration of the running server")
+	if err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	c, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	switch sub := fset.Arg(0); {
+	case sub == "list" && fset.NArg() == 1:
+		var items []queueEntry
+		if err := controlCall(c, controlRequest{Cmd: "queue.list"}, &items); err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tAGE\tSIZE\tTRIES\tNEXT\tFROM\tTO\tLAST ERROR")
+		for _, it := range items {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t<%s>\t%s\t%s\n", it.ID, time.Since(it.Received).Round(time.Second),
+				it.Size, it.Attempts, time.Until(it.NextTry).Round(time.Second), it.From, strings.Join(it.Rcpt, ","), it.LastError)
+		}
+		w.Flush()
+		fmt.Fprintf(stdout, "%d messages\n", len(items))
+		return nil
+	case sub == "flush" && fset.NArg() == 1:
+		var n int
+		if err := controlCall(c, controlRequest{Cmd: "queue.flush"}, &n); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d messages scheduled now\n", n)
+		return nil
+	case sub == "delete" && fset.NArg() == 2:
+		if err := controlCall(c, controlRequest{Cmd: "queue.delete", ID: fset.Arg(1)}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deleted %s\n", fset.Arg(1))
+		return nil
+	}
+	return usagef("usage: sluice queue [--config F] list | flush | delete ID")
+}
+
+// cmdQuarantine is "sluice quarantine list|release ID".
+func cmdQuarantine(args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("quarantine", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	cfgPath := fset.String("config", "", "configuration of the running server")
+	if err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	c, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	switch sub := fset.Arg(0); {
+	case sub == "list" && fset.NArg() == 1:
+		var items []mailstore.QuarantineInfo
+		if err := controlCall(c, controlRequest{Cmd: "quarantine.list"}, &items); err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tWHEN\tSTAGE\tMSG\tFROM\tREASON")
+		for _, q := range items {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t<%s>\t%s\n", q.ID, q.Time.Format(time.DateTime), q.Stage, q.MsgID, q.From, q.Reason)
+		}
+		w.Flush()
+		fmt.Fprintf(stdout, "%d messages in quarantine\n", len(items))
+		return nil
+	case sub == "release" && fset.NArg() == 2:
+		var qid string
+		if err := controlCall(c, controlRequest{Cmd: "quarantine.release", ID: fset.Arg(1)}, &qid); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "released %s, queued as %s\n", fset.Arg(1), qid)
+		return nil
+	}
+	return usagef("usage: sluice quarantine [--config F] list | release ID")
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sluicemail/sluice/config"
+	"github.com/sluicemail/sluice/delivery"
+	"github.com/sluicemail/sluice/engine"
+	"github.com/sluicemail/sluice/internal/pipeline"
+	"github.com/sluicemail/sluice/mailstore"
+	"github.com/sluicemail/sluice/queue"
+	"github.com/sluicemail/sluice/smtpd"
+)
+
+func cmdServe(args []string, stderr io.Writer) error {
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	cfgPath := fset.String("config", "", "configuration file (default: the embedded defaults)")
+	verbose := fset.Bool("v", false, "debug logging")
+	if err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	c, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := newLogger(stderr, level)
+	srv, err := startServer(c, logger)
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		logger.Info("shutting down", "signal", s.String())
+	case err := <-srv.failed:
+		logger.Error("listener failed", "error", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.stop(ctx)
+}
+
+// server is a running sluice serve: its parts, wired.
+type server struct {
+	log     *slog.Logger
+	cfg     *config.Config
+	store   *mailstore.Store
+	eng     atomic.Pointer[engine.Engine]
+	queue   *queue.Queue
+	spool   *queue.DirSpool
+	smtp    *smtpd.Server
+	control net.Listener
+	failed  chan error
+	wg      sync.WaitGroup
+}
+
+// startServer builds every part from c and starts the listeners.
+func startServer(c *config.Config, logger *slog.Logger) (*server, error) {
+	s := &server{log: logger, cfg: c, failed: make(chan error, 8)}
+	dir := c.Resolve(c.Store.Dir)
+	st, err := mailstore.New(dir, mailstore.Options{NoFsync: !c.Store.Fsync})
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	opt := engineOptions(c, logger)
+	opt.Services.Store = st
+	eng, err := engine.New(opt)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	s.eng.Store(eng)
+
+	local := map[string]bool{}
+	for _, d := range c.Domains.Local {
+		local[strings.ToLower(d)] = true
+	}
+	p := &pipeline.Pipeline{
+		Engine:   s.eng.Load,
+		Local:    &delivery.Local{Store: st},
+		IsLocal:  func(d string) bool { return local[d] },
+		Hostname: c.Server.Hostname,
+		OnExpire: c.Queue.OnExpire,
+		Limits:   opt.Limits,
+		Logger:   logger.With("component", "queue"),
+	}
+	if c.Relay.Smarthost != "" {
+		p.Relay = &delivery.Relay{Addr: c.Relay.Smarthost, Hostname: c.Server.Hostname, StartTLS: c.Relay.StartTLS}
+	}
+	syncMode := queue.SyncAuto
+	if !c.Store.Fsync {
+		syncMode = queue.SyncNone
+	}
+	s.spool, err = queue.OpenDir(filepath.Join(dir, "queue"), queue.DirOptions{Sync: syncMode, Logger: logger.With("component", "spool")})
+	if err != nil {
+		return nil, err
+	}
+	s.queue, err = queue.Open(s.spool, p, queue.Options{
+		Workers:      c.Queue.Workers,
+		RetryInitial: time.Duration(c.Queue.RetryInitial),
+		RetryMax:     time.Duration(c.Queue.RetryMax),
+		MaxAge:       time.Duration(c.Queue.MaxAge),
+		OnFail:       p.OnFail,
+		Logger:       logger.With("component", "queue"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Queue = s.queue
+	if err := s.queue.Start(context.Background()); err != nil {
+		return nil, err
+	}
+
+	var tlsConf *tls.Config
+	if c.Server.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.Resolve(c.Server.TLSCert), c.Resolve(c.Server.TLSKey))
+		if err != nil {
+			return nil, fmt.Errorf("serve: TLS certificate: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	users := map[string]string{}
+	for u, h := range c.Users {
+		users[strings.ToLower(u)] = h
+	}
+	aliases := map[string][]string{}
+	for a, t := range c.Domains.Aliases {
+		aliases[strings.ToLower(a)] = t
+	}
+	var relayFrom []netip.Prefix
+	for _, n := range c.Server.RelayFrom {
+		if pfx, err := netip.ParsePrefix(n); err == nil {
+			relayFrom = append(relayFrom, pfx)
+		}
+	}
+	s.smtp = smtpd.New(smtpd.Options{
+		Hostname:        c.Server.Hostname,
+		MaxMessageBytes: c.Server.MaxMessageBytes,
+		MaxRecipients:   c.Server.MaxRecipients,
+		MaxLineLength:   c.Server.MaxLineLength,
+		MaxConnections:  c.Server.MaxConnections,
+		ReadTimeout:     time.Duration(c.Server.ReadTimeout),
+		WriteTimeout:    time.Duration(c.Server.WriteTimeout),
+		DataTimeout:     time.Duration(c.Server.DataTimeout),
+		TLS:             tlsConf,
+		Policy: &smtpd.Policy{
+			Local: local, AcceptAll: c.Domains.AcceptAll, Aliases: aliases, Users: users,
+			RelayFrom: relayFrom, CanRelay: c.Relay.Smarthost != "", Exists: st.Exists,
+		},
+		Engine:     s.eng.Load,
+		Spool:      spoolAdapter{s.queue},
+		Quarantine: quarantiner{st},
+		Limits:     opt.Limits,
+		Logger:     logger.With("component", "smtpd"),
+		MailLog:    logger.With("component", "maillog"),
+	})
+	for _, addr := range c.Server.Listen {
+		if err := s.listen(addr, false); err != nil {
+			s.stop(context.Background())
+			return nil, err
+		}
+	}
+	for _, addr := range c.Server.LMTP {
+		if err := s.listen(addr, true); err != nil {
+			s.stop(context.Background())
+			return nil, err
+		}
+	}
+	if err := s.startControl(); err != nil {
+		s.stop(context.Background())
+		return nil, err
+	}
+	logger.Info("sluice serving", "smtp", c.Server.Listen, "lmtp", c.Server.LMTP, "store", dir,
+		"stages", len(opt.Stages), "version", version)
+	return s, nil
+}
+
+// listen opens one SMTP or LMTP listener ("host:port" or "unix:/path").
+func (s *server) listen(addr string, lmtp bool) error {
+	network, address := config.SplitAddr(addr)
+	if network == "unix" {
+		os.Remove(address)
+	}
+	l, err := net.Listen(network, address)
+	if err != nil {
+		return fmt.Errorf("serve: listen %s: %w", addr, err)
+	}
+	kind := "smtp"
+	if lmtp {
+		kind = "lmtp"
+	}
+	s.log.Info("listening", "proto", kind, "addr", l.Addr().String())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.smtp.Serve(l, lmtp); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+			s.failed <- fmt.Errorf("%s %s: %w", kind, addr, err)
+		}
+	}()
+	return nil
+}
+
+// stop shuts everything down in order: listeners, sessions, queue.
+func (s *server) stop(ctx context.Context) error {
+	var errs []error
+	if s.control != nil {
+		s.control.Close()
+	}
+	if s.smtp != nil {
+		errs = append(errs, s.smtp.Shutdown(ctx))
+	}
+	s.wg.Wait()
+	if s.queue != nil {
+		errs = append(errs, s.queue.Close(ctx))
+	}
+	if s.spool != nil {
+		errs = append(errs, s.spool.Close())
+	}
+	if e := s.eng.Load(); e != nil {
+		e.Close()
+	}
+	return errors.Join(errs...)
+}
