@@ -89,6 +89,11 @@ type rig struct {
 
 func newRig(t *testing.T, script string, relay string) *rig {
 	t.Helper()
+	return newRigWith(t, script, relay, queue.Options{RetryInitial: time.Hour}, "bounce")
+}
+
+func newRigWith(t *testing.T, script string, relay string, qopt queue.Options, onExpire string) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := mailstore.New(dir, mailstore.Options{NoFsync: true})
 	if err != nil {
@@ -113,6 +118,7 @@ func newRig(t *testing.T, script string, relay string) *rig {
 		Local:    &delivery.Local{Store: st},
 		IsLocal:  func(d string) bool { return d == "local.test" },
 		Hostname: "mx.local.test",
+		OnExpire: onExpire,
 		Logger:   log,
 	}
 	if relay != "" {
@@ -122,7 +128,8 @@ func newRig(t *testing.T, script string, relay string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := queue.Open(sp, p, queue.Options{RetryInitial: time.Hour, OnFail: p.OnFail, Logger: log})
+	qopt.OnFail, qopt.Logger = p.OnFail, log
+	q, err := queue.Open(sp, p, qopt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,5 +250,41 @@ func TestVerdictsInQueue(t *testing.T) {
 	q, err := r.store.List()
 	if err != nil || len(q) != 1 || q[0].Reason != "held for review" || q[0].Stage != "s" {
 		t.Errorf("quarantine = %+v, %v", q, err)
+	}
+}
+
+// A message that stays undeliverable past the queue's maximum age is
+// bounced (with status 5.4.7), or quarantined when so configured.
+func TestExpiry(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close() // nothing listens there: every attempt fails temporarily
+	qopt := queue.Options{RetryInitial: 50 * time.Millisecond, RetryMax: 100 * time.Millisecond, MaxAge: 400 * time.Millisecond}
+
+	r := newRigWith(t, `function on_queue(msg) end`, down, qopt, "bounce")
+	r.send(t, "alice@local.test", []string{"x@remote.test"}, "", msg)
+	got := r.files(t, "alice", "", 1)
+	if len(got) != 1 || !strings.Contains(got[0], "Status: 5.4.7") || !strings.Contains(got[0], "Final-Recipient: rfc822; x@remote.test") {
+		t.Fatalf("alice got %q, want a 5.4.7 bounce for x@remote.test", got)
+	}
+
+	r2 := newRigWith(t, `function on_queue(msg) end`, down, qopt, "quarantine")
+	r2.send(t, "alice@local.test", []string{"x@remote.test"}, "", msg)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		q, _ := r2.store.List()
+		if len(q) == 1 && strings.HasPrefix(q[0].Reason, "undeliverable") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quarantine = %+v, want the expired message", q)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := r2.files(t, "alice", "", 0); len(got) != 0 {
+		t.Errorf("quarantine mode still bounced: %q", got)
 	}
 }
