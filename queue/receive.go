@@ -32,6 +32,12 @@ func (q *Queue) Receive(ctx context.Context, env Envelope, r io.Reader) (*Pendin
 	if it.Received.IsZero() {
 		it.Received = now
 	}
+	if st, ok := q.spool.(Stager); ok {
+		if err := st.CreateBody(ctx, it, r); err != nil {
+			return nil, err
+		}
+		return &Pending{q: q, it: it, staged: st}, nil
+	}
 	if err := q.spool.Create(ctx, it, r); err != nil {
 		return nil, err
 	}
@@ -41,9 +47,10 @@ func (q *Queue) Receive(ctx context.Context, env Envelope, r io.Reader) (*Pendin
 // Pending is a message received and not yet committed or aborted. It is
 // used by one goroutine.
 type Pending struct {
-	q    *Queue
-	it   *Item
-	done bool
+	q      *Queue
+	it     *Item
+	staged Stager // set when only the body is stored so far
+	done   bool
 }
 
 // ID returns the message's queue id.
@@ -76,7 +83,19 @@ func (p *Pending) Commit(ctx context.Context, vars json.RawMessage, body []byte)
 	}
 	it := p.it
 	it.Held, it.Vars = false, vars
-	if body != nil {
+	if p.staged != nil {
+		if body != nil {
+			if err := p.staged.DropBody(it.ID); err != nil {
+				return err
+			}
+			if err := p.staged.CreateBody(ctx, it, bytes.NewReader(body)); err != nil {
+				return err
+			}
+		}
+		if err := p.staged.CommitState(ctx, it); err != nil {
+			return err
+		}
+	} else if body != nil {
 		// Not acknowledged yet: if a crash comes between the two steps,
 		// the message is gone and the sender sends it again.
 		if err := p.q.spool.Remove(ctx, it.ID); err != nil {
@@ -103,5 +122,8 @@ func (p *Pending) Abort(ctx context.Context) error {
 		return nil
 	}
 	p.done = true
+	if p.staged != nil {
+		return p.staged.DropBody(p.it.ID)
+	}
 	return p.q.spool.Remove(ctx, p.it.ID)
 }
