@@ -54,6 +54,9 @@ func (e *Engine) run(ctx context.Context, hook string, newArgs func() hookArgs, 
 		start := time.Now()
 		args := newArgs()
 		v, err := e.call(ctx, st, hook, args)
+		if fv := filterPolicy(args.msg(), v); err == nil {
+			v = fv
+		}
 		run := StageRun{Name: st.Name, Hook: hook, Ms: float64(time.Since(start).Microseconds()) / 1000}
 		if err != nil {
 			run.Error = err.Error()
@@ -87,6 +90,29 @@ func (e *Engine) policy(st *stage, err error) Verdict {
 		return Verdict{Kind: Quarantine, Code: 250, Enhanced: "2.0.0", Text: "stage " + st.Name + " failed: " + sanitizeText(err.Error())}
 	default:
 		return Verdict{Kind: Tempfail, Code: 451, Enhanced: "4.3.0", Text: "temporary local problem, try again later"}
+	}
+}
+
+// filterPolicy applies the on_error policy of a filter that failed during
+// the call, unless the hook refused the message itself: a script that
+// ignores a failed scan cannot let the message through unchecked.
+func filterPolicy(m *stdlib.Msg, v Verdict) Verdict {
+	if m == nil {
+		return v
+	}
+	f := m.TakeFilterFailure()
+	if f == nil || (v.Final() && v.Kind != Accept) {
+		return v
+	}
+	switch f.Policy {
+	case OnErrorAccept:
+		return v
+	case OnErrorReject:
+		return Verdict{Kind: Reject, Code: 554, Enhanced: "5.7.0", Text: "message could not be checked"}
+	case OnErrorQuarantine:
+		return Verdict{Kind: Quarantine, Code: 250, Enhanced: "2.0.0", Text: sanitizeText(f.String())}
+	default:
+		return Verdict{Kind: Tempfail, Code: 451, Enhanced: "4.7.1", Text: "message could not be checked now, try again later"}
 	}
 }
 

@@ -39,6 +39,7 @@ func (lib *Lib) Modules() map[string]*lua.LTable {
 		"re":      ReOptions{MaxOutput: lib.limits.MaxString}.Module(L),
 		"log":     lib.logModule(),
 		"mailbox": lib.mailboxModule(),
+		"plugin":  lib.pluginModule(),
 	}
 }
 

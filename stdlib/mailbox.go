@@ -13,6 +13,8 @@ import (
 type Services struct {
 	// Store holds the mailboxes and the quarantine (module mailbox).
 	Store *mailstore.Store
+	// Filters are the [filter.NAME] hand-offs by name (module plugin).
+	Filters map[string]Filter
 }
 
 // mailboxModule is the `mailbox` module: the mailstore seen from Lua.

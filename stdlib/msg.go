@@ -34,6 +34,9 @@ type Msg struct {
 	// Actions accumulate in the order the scripts asked for them.
 	Actions []Action
 
+	// failures are the scans that failed in the hook call in progress.
+	failures []FilterFailure
+
 	// mu serialises the Lua bindings working on the message: a hook call
 	// the engine gave up on (see engine.Options.Grace) may still be inside
 	// one while the pipeline goes on.

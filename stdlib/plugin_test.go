@@ -1,0 +1,66 @@
+package stdlib
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sluicemail/sluice/handoff"
+)
+
+func fixed(r handoff.Result) Scanner {
+	return handoff.ScannerFunc(func(ctx context.Context, msg []byte) handoff.Result {
+		if len(msg) == 0 {
+			return handoff.Result{Verdict: handoff.Error, Err: errors.New("empty message")}
+		}
+		return r
+	})
+}
+
+func TestPluginScan(t *testing.T) {
+	svc := Services{Filters: map[string]Filter{
+		"av": {Scanner: fixed(handoff.Result{Verdict: handoff.Infected, Name: "Eicar", Duration: 3 * time.Millisecond, Log: []string{"scanned"}})},
+		"sa": {Scanner: fixed(handoff.Result{Verdict: handoff.Spam, Score: 13.1, Threshold: 5, Symbols: []string{"Z_RULE", "A_RULE"}})},
+		"rw": {Scanner: fixed(handoff.Result{Verdict: handoff.Clean, Modified: []byte("Subject: rewritten\r\n\r\nnew body\r\n")})},
+		"down": {Scanner: fixed(handoff.Result{Verdict: handoff.Timeout, Err: errors.New("deadline")}), OnError: "reject"},
+	}}
+	m := newTestMsg(mixed)
+	got, err := luaRunWith(t, m, Limits{}, svc, false, `function f(msg)
+	  local av = plugin.scan("av", msg)
+	  local sa = plugin.scan("sa", msg)
+	  local rw = plugin.scan("rw", msg)
+	  return {av.verdict, av.name, av.duration_ms, av.log[1], sa.verdict, sa.score, sa.symbols, rw.modified, msg:subject(), msg:text()}
+	end`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{"infected", "Eicar", int64(3), "scanned", "spam", 13.1, []any{"A_RULE", "Z_RULE"}, true, "rewritten", "new body\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if m.TakeFilterFailure() != nil {
+		t.Error("a failure recorded for successful scans")
+	}
+	got, err = luaRunWith(t, m, Limits{}, svc, false, `function f(msg)
+	  local r = plugin.scan("down", msg)
+	  return {r.verdict, r.error}
+	end`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]any{"timeout", "deadline"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	f := m.TakeFilterFailure()
+	if f == nil || f.Filter != "down" || f.Policy != "reject" {
+		t.Errorf("failure = %+v, want down/reject", f)
+	}
+	_, err = luaRunWith(t, m, Limits{}, svc, false, `function f(msg) plugin.scan("nope", msg) end`)
+	if err == nil || !strings.Contains(err.Error(), `no filter "nope"`) {
+		t.Errorf("unknown filter: %v", err)
+	}
+}
