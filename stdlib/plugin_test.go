@@ -23,9 +23,9 @@ func fixed(r handoff.Result) Scanner {
 
 func TestPluginScan(t *testing.T) {
 	svc := Services{Filters: map[string]Filter{
-		"av": {Scanner: fixed(handoff.Result{Verdict: handoff.Infected, Name: "Eicar", Duration: 3 * time.Millisecond, Log: []string{"scanned"}})},
-		"sa": {Scanner: fixed(handoff.Result{Verdict: handoff.Spam, Score: 13.1, Threshold: 5, Symbols: []string{"Z_RULE", "A_RULE"}})},
-		"rw": {Scanner: fixed(handoff.Result{Verdict: handoff.Clean, Modified: []byte("Subject: rewritten\r\n\r\nnew body\r\n")})},
+		"av":   {Scanner: fixed(handoff.Result{Verdict: handoff.Infected, Name: "Eicar", Duration: 3 * time.Millisecond, Log: []string{"scanned"}})},
+		"sa":   {Scanner: fixed(handoff.Result{Verdict: handoff.Spam, Score: 13.1, Threshold: 5, Symbols: []string{"Z_RULE", "A_RULE"}})},
+		"rw":   {Scanner: fixed(handoff.Result{Verdict: handoff.Clean, Modified: []byte("Subject: rewritten\r\n\r\nnew body\r\n")})},
 		"down": {Scanner: fixed(handoff.Result{Verdict: handoff.Timeout, Err: errors.New("deadline")}), OnError: "reject"},
 	}}
 	m := newTestMsg(mixed)
