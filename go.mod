@@ -12,4 +12,9 @@ require (
 	golang.org/x/text v0.31.0
 )
 
-require golang.org/x/crypto v0.45.0
+require (
+	github.com/fsnotify/fsnotify v1.10.1
+	golang.org/x/crypto v0.45.0
+)
+
+require golang.org/x/sys v0.38.0 // indirect

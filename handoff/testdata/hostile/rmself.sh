@@ -1,0 +1,5 @@
+#!/bin/sh
+# Deletes its input.
+# A message with "Subject: normal" gets a normal answer (the message back).
+grep -q "^Subject: normal" "$1" && exec cat "$1"
+rm "$1"
