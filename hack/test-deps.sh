@@ -20,20 +20,19 @@ fi
 echo "test-deps: go $have ok"
 
 shared=${SLUICE_SHARED:-../shared}
-missing=""
-command -v swaks >/dev/null 2>&1 || missing="$missing swaks"
-command -v smtp-source >/dev/null 2>&1 || [ -x /usr/sbin/smtp-source ] || missing="$missing smtp-source"
-command -v python3 >/dev/null 2>&1 || missing="$missing python3"
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" = 0 ] && [ -x "$shared/tools/install-filters.sh" ]; then
-		echo "test-deps: installing$missing (and the filters) with $shared/tools/install-filters.sh"
-		"$shared/tools/install-filters.sh" --no-rspamd
-		command -v python3 >/dev/null 2>&1 || apt-get install -y --no-install-recommends python3
+installer="$shared/tools/install-filters.sh"
+if [ "$(id -u)" = 0 ] && [ -x "$installer" ]; then
+	# Installs what is missing (idempotent, quick when all is there) and
+	# starts test instances of clamd, spamd and rspamd on /tmp/mailfilters.
+	if ! "$installer" --start-daemons --daemons all >/tmp/sluice-test-deps.log 2>&1; then
+		echo "test-deps: warning: $installer failed (see /tmp/sluice-test-deps.log); tests that need a missing part will skip" >&2
+		tail -5 /tmp/sluice-test-deps.log >&2
 	else
-		echo "test-deps: missing$missing; the tests that need them will skip (run as root with $shared/tools present to install)" >&2
+		echo "test-deps: swaks, smtp-source, ClamAV, SpamAssassin, rspamd installed; daemons running"
 	fi
+	command -v python3 >/dev/null 2>&1 || apt-get install -y --no-install-recommends python3
 else
-	echo "test-deps: swaks, smtp-source, python3 present"
+	echo "test-deps: not root or no $installer: not installing the filters and clients; the tests that need them will skip" >&2
 fi
 
 corpus=${SLUICE_CORPUS:-$shared/corpus}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"strings"
 
 	"github.com/sluicemail/sluice/engine"
@@ -24,7 +25,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opt := engineOptions(c, newLogger(stderr, slog.LevelWarn))
+	logger := newLogger(stderr, slog.LevelWarn)
+	opt := engineOptions(c, logger)
+	filters, err := buildFilters(c, logger)
+	if err != nil {
+		return usageError{err}
+	}
+	opt.Services.Filters = filters
 	eng, err := engine.New(opt)
 	if err != nil {
 		return usageError{err}
@@ -34,6 +41,14 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	for _, st := range opt.Stages {
 		fmt.Fprintf(stdout, "stage %-14s %-28s %s\n", st.Name, st.Script, strings.Join(hooks[st.Name], " "))
 	}
-	fmt.Fprintf(stdout, "ok: %d stages compiled\n", len(opt.Stages))
+	names := make([]string, 0, len(c.Filters))
+	for name := range c.Filters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(stdout, "filter %-13s %s\n", name, c.Filters[name].Kind)
+	}
+	fmt.Fprintf(stdout, "ok: %d stages compiled, %d filters\n", len(opt.Stages), len(c.Filters))
 	return nil
 }

@@ -176,7 +176,7 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"run", "--config", "bad.toml", "m.eml"}, 2, "bad.toml:2"},
 		{[]string{"run", "--script", "err.lua", "m.eml"}, 0, "bad.lua"},
 		{[]string{"check", "--config", "stages.toml"}, 2, "bad.lua:2:"},
-		{[]string{"check"}, 0, "ok: 3 stages"},
+		{[]string{"check"}, 0, "ok: 3 stages compiled"},
 		{[]string{"version"}, 0, "sluice"},
 	}
 	for _, tt := range tests {

@@ -68,6 +68,14 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		opt = scriptOptions(*script, logger)
 	}
 	opt.DryRun = !*commit
+	if *script == "" {
+		filters, err := buildFilters(c, logger)
+		if err != nil {
+			return usageError{err}
+		}
+		opt.Services.Filters = filters
+		defer closeFilters(filters)
+	}
 	if st, err := openStore(c, *commit); err != nil {
 		return err
 	} else if st != nil {

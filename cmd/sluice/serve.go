@@ -28,6 +28,7 @@ import (
 	"github.com/sluicemail/sluice/mailstore"
 	"github.com/sluicemail/sluice/queue"
 	"github.com/sluicemail/sluice/smtpd"
+	"github.com/sluicemail/sluice/stdlib"
 )
 
 func cmdServe(args []string, stderr io.Writer) error {
@@ -74,6 +75,7 @@ type server struct {
 	spool   *queue.DirSpool
 	smtp    *smtpd.Server
 	control net.Listener
+	filters map[string]stdlib.Filter
 	failed  chan error
 	wg      sync.WaitGroup
 }
@@ -89,6 +91,10 @@ func startServer(c *config.Config, logger *slog.Logger) (*server, error) {
 	s.store = st
 	opt := engineOptions(c, logger)
 	opt.Services.Store = st
+	if opt.Services.Filters, err = buildFilters(c, logger); err != nil {
+		return nil, usageError{err}
+	}
+	s.filters = opt.Services.Filters
 	eng, err := engine.New(opt)
 	if err != nil {
 		return nil, usageError{err}
@@ -170,6 +176,7 @@ func startServer(c *config.Config, logger *slog.Logger) (*server, error) {
 		Policy: &smtpd.Policy{
 			Local: local, AcceptAll: c.Domains.AcceptAll, Aliases: aliases, Users: users,
 			RelayFrom: relayFrom, CanRelay: c.Relay.Smarthost != "", Exists: st.Exists,
+			Deliverable: func(addr string) bool { _, _, err := mailstore.CheckAddress(addr); return err == nil },
 		},
 		Engine:     s.eng.Load,
 		Spool:      spoolAdapter{s.queue},
@@ -243,5 +250,6 @@ func (s *server) stop(ctx context.Context) error {
 	if e := s.eng.Load(); e != nil {
 		e.Close()
 	}
+	closeFilters(s.filters)
 	return errors.Join(errs...)
 }
