@@ -27,6 +27,7 @@ var (
 	errNoUser     = reply(550, smtp.EnhancedCode{5, 1, 1}, "no such user here")
 	errBadAddress = reply(553, smtp.EnhancedCode{5, 1, 3}, "bad address syntax")
 	errTooBig     = reply(552, smtp.EnhancedCode{5, 3, 4}, "message too big")
+	errLongLine   = reply(554, smtp.EnhancedCode{5, 6, 0}, "message has a line too long")
 	errAuthTLS    = reply(530, smtp.EnhancedCode{5, 7, 0}, "must issue a STARTTLS command first")
 )
 

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -20,6 +23,8 @@ type gate struct {
 	admit func(ctx context.Context, c net.Conn) (refusal string)
 	// checkTimeout bounds admit.
 	checkTimeout time.Duration
+	// logf logs accept errors the gate waits out.
+	logf func(format string, v ...any)
 
 	ready chan net.Conn
 	done  chan struct{}
@@ -28,12 +33,13 @@ type gate struct {
 	wg    sync.WaitGroup
 }
 
-func newGate(l net.Listener, max int, checkTimeout time.Duration, admit func(context.Context, net.Conn) string) *gate {
+func newGate(l net.Listener, max int, checkTimeout time.Duration, admit func(context.Context, net.Conn) string, logf func(string, ...any)) *gate {
 	g := &gate{
 		Listener:     l,
 		slots:        make(chan struct{}, max),
 		admit:        admit,
 		checkTimeout: checkTimeout,
+		logf:         logf,
 		ready:        make(chan net.Conn),
 		done:         make(chan struct{}),
 	}
@@ -61,6 +67,7 @@ func (g *gate) Close() error {
 
 func (g *gate) loop() {
 	defer g.wg.Done()
+	var delay time.Duration // backoff while out of file descriptors
 	for {
 		c, err := g.Listener.Accept()
 		if err != nil {
@@ -68,10 +75,19 @@ func (g *gate) loop() {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
+			if busy(err) {
+				// The listener is fine: wait for connections to close,
+				// as net/http does, rather than stop accepting for good.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				g.logf("accept error: %v; retrying in %v", err, delay)
+				time.Sleep(delay)
+				continue
+			}
 			g.err = err
 			close(g.done)
 			return
 		}
+		delay = 0
 		select {
 		case g.slots <- struct{}{}:
 		default:
@@ -85,6 +101,12 @@ func (g *gate) loop() {
 		g.wg.Add(1)
 		go g.check(c)
 	}
+}
+
+// busy reports accept errors that pass: the process or the system is out
+// of file descriptors, or a client left before its connection was accepted.
+func busy(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ECONNABORTED)
 }
 
 // check runs admit on c and hands it to Accept, or refuses it.
@@ -115,11 +137,30 @@ func refuse(c net.Conn, line string) {
 	c.Close()
 }
 
-// gatedConn frees its slot once, when closed.
+// gatedConn frees its slot once, when closed, and makes a read timeout
+// final.
 type gatedConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	// timedOut is set by the first read that hits its deadline. go-smtp
+	// reads commands with bufio.Reader.ReadLine, which drops the timeout
+	// error when part of a line has arrived (golang/go#56390): the
+	// fragment runs as a command and the session waits again, so a client
+	// sending a byte a second would never time out. Every read after a
+	// timeout fails, so the session ends with "421 4.4.2".
+	timedOut atomic.Bool
+}
+
+func (c *gatedConn) Read(b []byte) (int, error) {
+	if c.timedOut.Load() {
+		return 0, os.ErrDeadlineExceeded
+	}
+	n, err := c.Conn.Read(b)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		c.timedOut.Store(true)
+	}
+	return n, err
 }
 
 func (c *gatedConn) Close() error {

@@ -17,6 +17,10 @@ type Policy struct {
 	Aliases map[string][]string
 	// Exists reports whether a local mailbox exists (may be nil).
 	Exists func(addr string) bool
+	// Deliverable reports whether a local address can name a mailbox at
+	// all (may be nil). With AcceptAll, the others are refused at RCPT
+	// rather than accepted and bounced.
+	Deliverable func(addr string) bool
 	// Users are the addresses that may authenticate (with bcrypt hashes).
 	Users map[string]string
 	// RelayFrom are the client networks that may relay.
@@ -72,7 +76,8 @@ func (p *Policy) decide(rcpt string, ip netip.Addr, authenticated bool) rcptDeci
 		return rcptBadSyntax
 	}
 	if p.Local[domain] {
-		if p.AcceptAll || p.known(local+"@"+domain) {
+		addr := local + "@" + domain
+		if p.AcceptAll && (p.Deliverable == nil || p.Deliverable(addr)) || p.known(addr) {
 			return rcptLocal
 		}
 		return rcptNoUser

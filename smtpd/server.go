@@ -106,7 +106,7 @@ func (s *Server) Serve(l net.Listener, lmtp bool) error {
 	srv.TLSConfig = s.opt.TLS
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = errorLog{s.log}
-	g := newGate(l, s.opt.MaxConnections, s.opt.ConnectTimeout, s.onConnect)
+	g := newGate(l, s.opt.MaxConnections, s.opt.ConnectTimeout, s.onConnect, srv.ErrorLog.Printf)
 	s.mu.Lock()
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -128,6 +129,9 @@ func (s *session) rcptTo(to string) error {
 		return s.refusal
 	}
 	to = stripRoute(to)
+	if err := stdlib.CheckAddress(to); err != nil {
+		return errBadAddress
+	}
 	switch s.srv.opt.Policy.decide(to, s.ip, s.authUser != "") {
 	case rcptBadSyntax:
 		return errBadAddress
@@ -196,8 +200,14 @@ func (s *session) data(r io.Reader) (string, error) {
 	if err != nil {
 		io.Copy(io.Discard, r) // the client is still sending
 		var se *smtp.SMTPError
-		if errors.As(err, &se) {
+		switch {
+		case errors.As(err, &se):
 			return "", se // message too large, from go-smtp's reader
+		case errors.Is(err, smtp.ErrTooLongLine):
+			return "", errLongLine
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.log.Info("DATA timed out", "msg_id", id)
+			return "", errTimeout
 		}
 		s.log.Error("spool write failed", "msg_id", id, "error", err)
 		return "", withID(errSpool, id)
