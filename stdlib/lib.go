@@ -40,6 +40,8 @@ func (lib *Lib) Modules() map[string]*lua.LTable {
 		"log":     lib.logModule(),
 		"mailbox": lib.mailboxModule(),
 		"plugin":  lib.pluginModule(),
+		"db":      lib.dbModule(),
+		"kv":      lib.kvModule(),
 	}
 }
 

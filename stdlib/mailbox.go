@@ -5,6 +5,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/sluicemail/sluice/database"
 	"github.com/sluicemail/sluice/mailstore"
 )
 
@@ -15,6 +16,10 @@ type Services struct {
 	Store *mailstore.Store
 	// Filters are the [filter.NAME] hand-offs by name (module plugin).
 	Filters map[string]Filter
+	// DB holds the [database.NAME] databases by name (module db).
+	DB *database.Set
+	// KV is the store of the kv module, on the embedded SQLite.
+	KV *database.KV
 }
 
 // mailboxModule is the `mailbox` module: the mailstore seen from Lua.
