@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +33,12 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	opt.Services.Filters = filters
+	dbs, err := openDatabases(context.Background(), c, dbCheck, false, logger)
+	if err != nil {
+		return usageError{err}
+	}
+	defer dbs.Close()
+	dbs.wire(&opt.Services)
 	eng, err := engine.New(opt)
 	if err != nil {
 		return usageError{err}
@@ -48,6 +55,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	sort.Strings(names)
 	for _, name := range names {
 		fmt.Fprintf(stdout, "filter %-13s %s\n", name, c.Filters[name].Kind)
+	}
+	for _, name := range dbs.Set.Names() {
+		fmt.Fprintf(stdout, "database %-11s %s\n", name, c.Databases[name].Driver)
 	}
 	fmt.Fprintf(stdout, "ok: %d stages compiled, %d filters\n", len(opt.Stages), len(c.Filters))
 	return nil

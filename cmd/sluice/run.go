@@ -81,6 +81,12 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	} else if st != nil {
 		opt.Services.Store = st
 	}
+	dbs, err := openDatabases(context.Background(), c, dbRun, *commit, logger)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer dbs.Close()
+	dbs.wire(&opt.Services)
 	eng, err := engine.New(opt)
 	if err != nil {
 		return usageError{err}

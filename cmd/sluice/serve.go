@@ -76,6 +76,7 @@ type server struct {
 	smtp    *smtpd.Server
 	control net.Listener
 	filters map[string]stdlib.Filter
+	dbs     *databases
 	failed  chan error
 	wg      sync.WaitGroup
 }
@@ -95,8 +96,14 @@ func startServer(c *config.Config, logger *slog.Logger) (*server, error) {
 		return nil, usageError{err}
 	}
 	s.filters = opt.Services.Filters
+	if s.dbs, err = openDatabases(context.Background(), c, dbServe, true, logger.With("component", "database")); err != nil {
+		closeFilters(s.filters)
+		return nil, err
+	}
+	s.dbs.wire(&opt.Services)
 	eng, err := engine.New(opt)
 	if err != nil {
+		s.dbs.Close()
 		return nil, usageError{err}
 	}
 	s.eng.Store(eng)
@@ -251,5 +258,6 @@ func (s *server) stop(ctx context.Context) error {
 		e.Close()
 	}
 	closeFilters(s.filters)
+	errs = append(errs, s.dbs.Close())
 	return errors.Join(errs...)
 }

@@ -75,7 +75,7 @@ func printTrace(w io.Writer, name string, m *stdlib.Msg, r *engine.Result, colou
 		}
 	}
 	for _, a := range r.Actions {
-		detail := strings.TrimSpace(strings.Join([]string{a.Folder, a.Address}, " "))
+		detail := strings.TrimSpace(strings.Join([]string{a.Folder, a.Address, a.Reason}, " "))
 		if a.Part != 0 {
 			detail = fmt.Sprintf("part %d", a.Part)
 		}
