@@ -8,18 +8,29 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sluicemail/sluice/config"
 	"github.com/sluicemail/sluice/mailstore"
 )
 
-// cmdQueue is "sluice queue list|flush|delete ID".
-func cmdQueue(args []string, stdout, stderr io.Writer) error {
-	fset := flag.NewFlagSet("queue", flag.ContinueOnError)
+// controlCommand parses the flags of a command that talks to the running
+// server and loads the configuration that locates it.
+func controlCommand(name string, args []string, stderr io.Writer) (*flag.FlagSet, *config.Config, error) {
+	fset := flag.NewFlagSet(name, flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	cfgPath := fset.String("config", "", "configuration of the running server")
 	if err := parseFlags(fset, args); err != nil {
-		return err
+		return nil, nil, err
 	}
 	c, err := loadConfig(*cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fset, c, nil
+}
+
+// cmdQueue is "sluice queue list|flush|delete ID".
+func cmdQueue(args []string, stdout, stderr io.Writer) error {
+	fset, c, err := controlCommand("queue", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -57,13 +68,7 @@ func cmdQueue(args []string, stdout, stderr io.Writer) error {
 
 // cmdQuarantine is "sluice quarantine list|release ID".
 func cmdQuarantine(args []string, stdout, stderr io.Writer) error {
-	fset := flag.NewFlagSet("quarantine", flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	cfgPath := fset.String("config", "", "configuration of the running server")
-	if err := parseFlags(fset, args); err != nil {
-		return err
-	}
-	c, err := loadConfig(*cfgPath)
+	fset, c, err := controlCommand("quarantine", args, stderr)
 	if err != nil {
 		return err
 	}
