@@ -31,3 +31,20 @@ func BenchmarkDeliver(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLF measures the CRLF → LF conversion of a 100 KiB message with
+// 64-byte lines, as Deliver reads it.
+func BenchmarkLF(b *testing.B) {
+	msg := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n"), 100<<10/64)
+	buf := make([]byte, chunk)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := LF(bytes.NewReader(msg))
+		for {
+			if _, err := r.Read(buf); err != nil {
+				break
+			}
+		}
+	}
+}

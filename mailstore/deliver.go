@@ -29,9 +29,24 @@ import (
 // wraps the cause (ErrBadAddress, ErrBadFolder, ctx.Err(), r's error, or
 // the file system's).
 func (s *Store) Deliver(ctx context.Context, addr, folder string, r io.Reader) (path string, err error) {
+	return s.DeliverSync(ctx, addr, folder, r, nil)
+}
+
+// SyncFunc makes files durable with fsync's meaning: a regular file's data
+// and metadata, a directory's entries. It returns only when they are, or
+// with an error.
+type SyncFunc func(files ...*os.File) error
+
+// DeliverSync is Deliver with its two syncs — of the new file before it is
+// renamed into new/, and of new/ after — made by sync instead of by fsyncs
+// of its own, so that a caller can group them with other writes: the
+// queue's Item.SyncFiles shares one syncfs among all the spool's writes and
+// the deliveries of that moment. A nil sync is Deliver's fsync. With
+// Options.NoFsync nothing is synced and sync is not called.
+func (s *Store) DeliverSync(ctx context.Context, addr, folder string, r io.Reader, sync SyncFunc) (path string, err error) {
 	root, dir, err := s.folder(addr, folder)
 	if err == nil {
-		path, err = s.deliver(ctx, root, dir, r)
+		path, err = s.deliver(ctx, root, dir, r, sync)
 	}
 	if err != nil {
 		return "", opErr("deliver", addr+"/"+folder, err)
@@ -39,9 +54,21 @@ func (s *Store) Deliver(ctx context.Context, addr, folder string, r io.Reader) (
 	return path, nil
 }
 
-func (s *Store) deliver(ctx context.Context, root, dir string, r io.Reader) (string, error) {
+func fsyncFiles(files ...*os.File) error {
+	for _, f := range files {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) deliver(ctx context.Context, root, dir string, r io.Reader, sync SyncFunc) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
+	}
+	if sync == nil {
+		sync = fsyncFiles
 	}
 	f, name, err := s.createTmp(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -55,7 +82,7 @@ func (s *Store) deliver(ctx context.Context, root, dir string, r io.Reader) (str
 	tmp := f.Name()
 	size, err := copyCtx(ctx, f, r)
 	if err == nil && s.fsync {
-		err = f.Sync()
+		err = sync(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -73,7 +100,7 @@ func (s *Store) deliver(ctx context.Context, root, dir string, r io.Reader) (str
 		return "", err
 	}
 	if s.fsync {
-		if err := syncDir(filepath.Dir(final)); err != nil {
+		if err := syncDirWith(filepath.Dir(final), sync); err != nil {
 			// Not known to be durable: take it back, so that a retry does
 			// not deliver twice (if no client has moved it already).
 			os.Remove(final)
@@ -81,6 +108,19 @@ func (s *Store) deliver(ctx context.Context, root, dir string, r io.Reader) (str
 		}
 	}
 	return final, nil
+}
+
+// syncDirWith opens the folder dir and syncs it with sync.
+func syncDirWith(dir string, sync SyncFunc) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = sync(d)
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // createTmp creates a new file in dir/tmp under a unique name, and returns

@@ -1,6 +1,10 @@
 package mailstore
 
-import "io"
+import (
+	"bytes"
+	"io"
+	"sync"
+)
 
 // LF returns a reader that reads r with every CRLF pair turned into LF, the
 // line ending Maildir files use. A CR that is not followed by LF is kept. It
@@ -10,10 +14,11 @@ func LF(r io.Reader) io.Reader { return &lfReader{r: r} }
 
 type lfReader struct {
 	r   io.Reader
-	buf []byte // buf[0] holds a carried CR, buf[1:] receives reads
-	out []byte // converted bytes not yet returned, inside buf
-	cr  bool   // the last byte read was a CR, held back until the next one is known
-	err error  // r's error, returned once out is drained
+	arr *[1 + chunk]byte // buf's array, from lfBufs
+	buf []byte           // buf[0] holds a carried CR, buf[1:] receives reads
+	out []byte           // converted bytes not yet returned, inside buf
+	cr  bool             // the last byte read was a CR, held back until the next one is known
+	err error            // r's error, returned once out is drained
 }
 
 func (l *lfReader) Read(p []byte) (int, error) {
@@ -22,6 +27,10 @@ func (l *lfReader) Read(p []byte) (int, error) {
 	}
 	for len(l.out) == 0 {
 		if l.err != nil {
+			if l.arr != nil {
+				lfBufs.Put(l.arr)
+				l.arr, l.buf = nil, nil
+			}
 			return 0, l.err
 		}
 		l.fill()
@@ -31,10 +40,15 @@ func (l *lfReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// lfBufs recycles the buffers of readers that reached the end of their
+// input (or an error); a reader left unfinished leaves its buffer to the GC.
+var lfBufs = sync.Pool{New: func() any { return new([1 + chunk]byte) }}
+
 // fill reads one chunk from r and converts it in place into l.out.
 func (l *lfReader) fill() {
 	if l.buf == nil {
-		l.buf = make([]byte, 1+chunk)
+		l.arr = lfBufs.Get().(*[1 + chunk]byte)
+		l.buf = l.arr[:]
 	}
 	start := 1
 	if l.cr {
@@ -43,19 +57,27 @@ func (l *lfReader) fill() {
 	n, err := l.r.Read(l.buf[1:])
 	l.err = err
 	src := l.buf[start : 1+n]
+	// Move the runs between CRs down over the CRs dropped so far: memmove
+	// and IndexByte instead of a loop over every byte.
 	w := 0
-	for i, c := range src {
-		if c == '\r' {
-			if i+1 < len(src) && src[i+1] == '\n' {
-				continue
-			}
-			if i+1 == len(src) && err == nil {
-				l.cr = true
-				continue
-			}
+	for i := 0; i < len(src); {
+		j := bytes.IndexByte(src[i:], '\r')
+		if j < 0 {
+			w += copy(src[w:], src[i:])
+			break
 		}
-		src[w] = c
-		w++
+		j += i
+		w += copy(src[w:], src[i:j])
+		i = j + 1
+		switch {
+		case i < len(src) && src[i] == '\n':
+			// CRLF: drop the CR; the LF starts the next run.
+		case i == len(src) && err == nil:
+			l.cr = true // the next read says whether an LF follows
+		default:
+			src[w] = '\r'
+			w++
+		}
 	}
 	l.out = src[:w]
 }
