@@ -33,7 +33,8 @@ type DirOptions struct {
 //	ID.json  envelope and state ({"v":1, "id": …}); replaced atomically
 //	         (temporary file, fdatasync, rename, folder fsync)
 //	ID.log   delivery records, one JSON line each, appended and
-//	         fdatasync'd (cheaper than rewriting ID.json per recipient)
+//	         fdatasync'd (cheaper than rewriting ID.json per recipient);
+//	         created by the first Record only
 //
 // ID.json is the commit mark: Create writes ID.eml, then ID.json, then syncs
 // both and the folder before it returns, and a message counts as stored only
@@ -48,6 +49,11 @@ type DirSpool struct {
 	log    *slog.Logger
 	closed atomic.Bool
 	once   sync.Once
+
+	// logs holds the IDs whose ID.log exists (found by OpenDir or Load,
+	// or created by Record), so that Remove unlinks only files that are
+	// there.
+	logs sync.Map
 
 	fault func(op string) error // tests: fails the named step when non-nil
 }
@@ -343,6 +349,7 @@ func (s *DirSpool) readLog(id string) (map[string]DeliveryRecord, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.logs.Store(id, struct{}{})
 	defer f.Close()
 	done := make(map[string]DeliveryRecord)
 	sc := bufio.NewScanner(f)
@@ -450,6 +457,7 @@ func (s *DirSpool) appendLog(id string, line []byte) error {
 	if err != nil {
 		return err
 	}
+	s.logs.Store(id, struct{}{})
 	defer f.Close()
 	if !created {
 		fi, err := f.Stat()
@@ -475,6 +483,32 @@ func (s *DirSpool) appendLog(id string, line []byte) error {
 // Remove implements Spool. ID.json goes first, so that a crash in the middle
 // leaves only files that OpenDir cleans up.
 func (s *DirSpool) Remove(ctx context.Context, id string) error {
+	if err := s.remove(id); err != nil {
+		return err
+	}
+	if err := s.syncer.sync(nil, true); err != nil {
+		return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
+	}
+	return nil
+}
+
+// RemoveDone implements DoneRemover: it removes the files like Remove but
+// does not wait for the folder's sync. The removal becomes durable with the
+// next sync of the spool for any other message, or within a second
+// (laterDelay) when none comes.
+func (s *DirSpool) RemoveDone(ctx context.Context, id string) error {
+	if err := s.remove(id); err != nil {
+		return err
+	}
+	if err := s.syncer.later(); err != nil {
+		return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
+	}
+	return nil
+}
+
+// remove unlinks the files of a message: ID.json first, then ID.eml, then
+// ID.log if it exists.
+func (s *DirSpool) remove(id string) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -488,18 +522,32 @@ func (s *DirSpool) Remove(ctx context.Context, id string) error {
 	if err == nil {
 		err = s.check("remove")
 	}
-	for _, ext := range []string{".eml", ".log"} {
-		if e := os.Remove(s.path(id, ext)); e != nil && !errors.Is(e, fs.ErrNotExist) && err == nil {
+	if e := os.Remove(s.path(id, ".eml")); e != nil && !errors.Is(e, fs.ErrNotExist) && err == nil {
+		err = e
+	}
+	if _, ok := s.logs.Load(id); ok {
+		e := os.Remove(s.path(id, ".log"))
+		if e == nil || errors.Is(e, fs.ErrNotExist) {
+			s.logs.Delete(id)
+		} else if err == nil {
 			err = e
 		}
-	}
-	if err == nil {
-		err = s.syncer.sync(nil, true)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
 	}
 	return nil
+}
+
+// SyncFiles implements FileSyncer: files outside the spool (a Maildir
+// delivery's) are made durable together with the spool's own syncs when
+// they are on its file system and the mode is SyncFS (one syncfs serves
+// both); else each is fsync'd.
+func (s *DirSpool) SyncFiles(files ...*os.File) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.syncer.syncOther(files)
 }
 
 // List implements Spool.
@@ -585,6 +633,8 @@ func (s *DirSpool) cleanup() error {
 				if f.log {
 					remove(id+".log", why, slog.LevelWarn)
 				}
+			} else if f.log {
+				s.logs.Store(id, struct{}{})
 			}
 		case f.json:
 			remove(id+".json", "message whose body is missing", slog.LevelError)

@@ -23,6 +23,12 @@
 // next attempt finds it in Item.Done (Item.Pending lists the rest), so a
 // handler that records each recipient right after delivering to it repeats
 // a delivery only if the crash falls between the delivery and its record.
+// The last record of an attempt that ends Done may be left to the
+// message's removal (Item.RecordLast): the queue then waits until the
+// removal is durable, which closes the same window. A message with a
+// durable record for every recipient is removed without waiting (see
+// DoneRemover): should a machine crash undo the removal, the next attempt
+// skips every recipient.
 //
 // A message that Accept did not acknowledge is never resumed: DirSpool
 // removes its remains when it is opened. If the spool cannot be written
@@ -60,6 +66,27 @@
 //     fsyncs the folder itself.
 //   - SyncAuto, the default, is SyncFS on Linux 5.8+ (amd64, arm64),
 //     else SyncBatch.
+//
+// Before it syncs, the goroutine lets the goroutines that are ready to run
+// go first (runtime.Gosched, up to three rounds while that brings more
+// requests): on one core — the server pinned with GOMAXPROCS=1 — it would
+// otherwise be scheduled as soon as the first request is sent and serve
+// every request alone. In the server's message path that took the syncfs
+// calls per message from 4.9 to 1.5 (bench/syscalls.sh).
+//
+// Syncs that nobody waits for are folded into the others: RemoveDone (a
+// message whose every recipient has a durable record) unlinks its files and
+// leaves the folder's sync to the next grouped sync for any message, or to
+// the syncer after a second (laterDelay) when none comes. Item.SyncFiles
+// lets a delivery (the Maildir file, then its folder) join the grouped
+// syncfs when the files are on the spool's file system.
+//
+// Per message with one local recipient, the server's path makes five sync
+// requests — the body (CreateBody), the envelope (CommitState), the Maildir
+// file and then its folder (Item.SyncFiles), the removal (which stands in
+// for the delivery record, Item.RecordLast) — and creates three files:
+// ID.eml, ID.json and the Maildir file. ID.log is created only when a
+// record is written (several recipients, a retry).
 //
 // # Measurements
 //
@@ -108,4 +135,19 @@
 // for the two files (two creates, write-back); the lever for more is one
 // file per message (the envelope inside the message file, or a shared
 // envelope journal), not Go code.
+//
+// The server's whole message path without SMTP and Lua — Receive, Commit,
+// and the worker's attempt with one Maildir delivery, until the spool is
+// empty — is BenchmarkPath4K/100K in internal/pipeline. One core (-cpu 1),
+// 20 senders, medians of 5, CPU µs per message (msgs/s):
+//
+//	                        4 KiB          100 KiB
+//	tmpfs     before   175 ( 5670)    434 (2380)
+//	          after    110 (18420)    350 (5300)
+//	ext4      before   683 ( 2780)    987 (1850)
+//	(journal) after    311 ( 4210)    603 (2470)
+//
+// "Before" is the path as it was: the body read back for on_data and loaded
+// again for the attempt, a delivery record and a synced removal, the
+// Maildir's own two fsyncs, one syncfs per request on one core.
 package queue

@@ -15,6 +15,11 @@ import (
 // crash the same message is handed over again (at-least-once), and Done is
 // what makes the repeat harmless. It may change it.Vars; the queue saves
 // the item's state after a Retry. A panic counts as Retry.
+//
+// The last recipient's record may be left to the message's removal, when
+// Handle returns Done right after it: see Item.RecordLast. When every
+// recipient of the envelope has a record, the queue does not wait for the
+// removal to be durable (see DoneRemover).
 type Handler interface {
 	Handle(ctx context.Context, it *Item) Outcome
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -55,7 +56,8 @@ type Item struct {
 	// opaque to the queue. It must be valid JSON or empty.
 	Vars json.RawMessage `json:"vars,omitempty"`
 
-	spool Spool // set by the queue; nil for an item read directly from a Spool
+	spool Spool    // set by the queue; nil for an item read directly from a Spool
+	last  *logLine // the record RecordLast left to the removal, not written yet
 }
 
 // Result says what happened to one recipient.
@@ -120,6 +122,47 @@ func (it *Item) Record(ctx context.Context, rcpt string, res Result, detail stri
 	return nil
 }
 
+// RecordLast is Record for the last recipient an attempt deals with, when
+// the handler returns Done right after it. The record is not written: the
+// queue instead waits until the message's removal is durable, which
+// protects rcpt as a record would (a crash before the removal is durable
+// hands the message over again and repeats the delivery, as a crash before
+// the record would; after it, nothing is repeated). That saves writing a
+// record that the removal would delete at once — for a message with one
+// recipient, the delivery log's file altogether. If the handler returns
+// Retry or Fail instead, or the removal fails, the queue writes the record
+// then. it.Done has rcpt at once.
+func (it *Item) RecordLast(ctx context.Context, rcpt string, res Result, detail string) error {
+	if it.spool == nil {
+		return errUnbound
+	}
+	if err := it.writeLast(ctx); err != nil {
+		return err
+	}
+	if len(detail) > MaxDetail {
+		detail = detail[:MaxDetail]
+	}
+	rec := DeliveryRecord{When: time.Now(), Result: res, Detail: detail}
+	it.last = &logLine{Rcpt: rcpt, DeliveryRecord: rec}
+	if it.Done == nil {
+		it.Done = make(map[string]DeliveryRecord)
+	}
+	it.Done[rcpt] = rec
+	return nil
+}
+
+// writeLast writes the record RecordLast left to the removal, if any.
+func (it *Item) writeLast(ctx context.Context) error {
+	if it.last == nil {
+		return nil
+	}
+	if err := it.spool.Record(ctx, it.ID, it.last.Rcpt, it.last.DeliveryRecord); err != nil {
+		return err
+	}
+	it.last = nil
+	return nil
+}
+
 // Save durably stores the item's state (Vars, Rcpt, …) now, in the middle of
 // an attempt. The queue saves the state itself after each attempt; Save is
 // for a handler that wants its Vars kept even if it crashes.
@@ -128,6 +171,24 @@ func (it *Item) Save(ctx context.Context) error {
 		return errUnbound
 	}
 	return it.spool.SaveState(ctx, it)
+}
+
+// SyncFiles makes files outside the spool — a delivery's file and folder —
+// durable (fsync's meaning: a regular file's data, a directory's entries),
+// sharing the spool's grouped syncs when it can (see FileSyncer): with
+// DirSpool in SyncFS mode and the files on the spool's file system, one
+// syncfs serves them and every other message's writes of that moment. It
+// is meant as the sync hook of a delivery (mailstore's Store.DeliverSync).
+func (it *Item) SyncFiles(files ...*os.File) error {
+	if fs, ok := it.spool.(FileSyncer); ok {
+		return fs.SyncFiles(files...)
+	}
+	for _, f := range files {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var errUnbound = errors.New("queue: item not bound to a spool")

@@ -98,6 +98,7 @@ type Queue struct {
 	waiting entryHeap // the entries not running, by next try
 	state   int
 	stats   Stats
+	cached  int // entries with an item
 
 	wake  chan struct{} // capacity 1: the schedule changed
 	slots chan struct{} // capacity Workers: one token per running attempt
@@ -147,17 +148,27 @@ func Open(spool Spool, h Handler, opt Options) (*Queue, error) {
 			}
 			continue
 		}
-		q.add(id, it.NextTry)
+		q.add(it)
 	}
 	q.log.Info("queue: opened", "messages", len(q.entries), "unreadable", bad)
 	return q, nil
 }
 
-// add puts a new entry in the schedule. q.mu must not be held.
-func (q *Queue) add(id string, next time.Time) {
+// maxCached caps the items kept in memory for their first attempt (see
+// entry.item), so that a large backlog costs no more memory than a few MiB.
+const maxCached = 4096
+
+// add puts a new entry in the schedule, keeping it (as the spool has it
+// now) for the first attempt. The queue owns it from now on. q.mu must not
+// be held.
+func (q *Queue) add(it *Item) {
 	q.mu.Lock()
-	e := &entry{id: id, next: next, index: -1}
-	q.entries[id] = e
+	e := &entry{id: it.ID, next: it.NextTry, index: -1}
+	if q.cached < maxCached {
+		e.item = it
+		q.cached++
+	}
+	q.entries[it.ID] = e
 	q.waiting.push(e)
 	q.mu.Unlock()
 	q.poke()
@@ -206,9 +217,10 @@ func (q *Queue) Accept(ctx context.Context, env Envelope, vars json.RawMessage, 
 	q.mu.Lock()
 	q.stats.Accepted++
 	q.mu.Unlock()
-	q.add(it.ID, it.NextTry)
-	q.log.Info("queued", "msg_id", it.ID, "from", it.From, "rcpts", len(it.Rcpt), "size", it.Size)
-	return it.ID, nil
+	q.log.Debug("queued", "msg_id", it.ID, "from", it.From, "rcpts", len(it.Rcpt), "size", it.Size)
+	id := it.ID
+	q.add(it)
+	return id, nil
 }
 
 // Start starts the scheduler and the workers. ctx is the parent of every
@@ -323,6 +335,10 @@ func (q *Queue) Delete(ctx context.Context, id string) error {
 	}
 	q.waiting.remove(e)
 	delete(q.entries, id)
+	if e.item != nil {
+		e.item = nil
+		q.cached--
+	}
 	q.mu.Unlock()
 	q.log.Info("deleted", "msg_id", id)
 	return q.spool.Remove(ctx, id)

@@ -32,16 +32,56 @@ func (q *Queue) Receive(ctx context.Context, env Envelope, r io.Reader) (*Pendin
 	if it.Received.IsZero() {
 		it.Received = now
 	}
+	c := &capture{r: r}
 	if st, ok := q.spool.(Stager); ok {
-		if err := st.CreateBody(ctx, it, r); err != nil {
+		if err := st.CreateBody(ctx, it, c); err != nil {
 			return nil, err
 		}
-		return &Pending{q: q, it: it, staged: st}, nil
+		return &Pending{q: q, it: it, staged: st, raw: c.bytes()}, nil
 	}
-	if err := q.spool.Create(ctx, it, r); err != nil {
+	if err := q.spool.Create(ctx, it, c); err != nil {
 		return nil, err
 	}
-	return &Pending{q: q, it: it}, nil
+	return &Pending{q: q, it: it, raw: c.bytes()}, nil
+}
+
+// maxCapture is the largest message Receive keeps a copy of in memory
+// for Pending.Bytes; a larger one is read back from the spool.
+const maxCapture = 1 << 20
+
+// capture reads r and keeps a copy of what it read, up to maxCapture bytes.
+type capture struct {
+	r    io.Reader
+	buf  []byte
+	over bool // more than maxCapture bytes: buf dropped
+	eof  bool
+}
+
+func (c *capture) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 && !c.over {
+		if len(c.buf)+n > maxCapture {
+			c.over, c.buf = true, nil
+		} else {
+			c.buf = append(c.buf, p[:n]...)
+		}
+	}
+	if err == io.EOF {
+		c.eof = true
+	}
+	return n, err
+}
+
+// bytes returns the copy, or nil if the message was too large (or not read
+// to its end).
+func (c *capture) bytes() []byte {
+	if c.over || !c.eof {
+		return nil
+	}
+	if c.buf == nil {
+		return []byte{}
+	}
+	return c.buf
 }
 
 // Pending is a message received and not yet committed or aborted. It is
@@ -50,14 +90,21 @@ type Pending struct {
 	q      *Queue
 	it     *Item
 	staged Stager // set when only the body is stored so far
+	raw    []byte // the stored message, kept by Receive; nil: read it back
 	done   bool
 }
 
 // ID returns the message's queue id.
 func (p *Pending) ID() string { return p.it.ID }
 
-// Bytes reads the stored message.
+// Bytes returns the stored message: the copy Receive kept of a message up
+// to 1 MiB, else read back from the spool. The slice is the caller's, and
+// Bytes gives it out only once; a second call reads the spool.
 func (p *Pending) Bytes() ([]byte, error) {
+	if raw := p.raw; raw != nil {
+		p.raw = nil
+		return raw, nil
+	}
 	b, err := p.q.spool.Open(p.it.ID)
 	if err != nil {
 		return nil, err
@@ -107,12 +154,12 @@ func (p *Pending) Commit(ctx context.Context, vars json.RawMessage, body []byte)
 	} else if err := p.q.spool.SaveState(ctx, it); err != nil {
 		return err
 	}
-	p.done = true
+	p.done, p.raw = true, nil
 	p.q.mu.Lock()
 	p.q.stats.Accepted++
 	p.q.mu.Unlock()
-	p.q.add(it.ID, it.NextTry)
-	p.q.log.Info("queued", "msg_id", it.ID, "from", it.From, "rcpts", len(it.Rcpt), "size", it.Size)
+	p.q.log.Debug("queued", "msg_id", it.ID, "from", it.From, "rcpts", len(it.Rcpt), "size", it.Size)
+	p.q.add(it) // the queue's now: a worker may start on it at once
 	return nil
 }
 

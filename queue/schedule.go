@@ -20,6 +20,9 @@ type entry struct {
 	running bool
 	deleted bool               // Delete was called while running
 	cancel  context.CancelFunc // of the running attempt
+	// item is the message as stored, kept from Accept, Commit or Open
+	// for the first attempt, which then need not load it (nil after).
+	item *Item
 }
 
 // entryHeap orders waiting entries by next try (then ID).
@@ -121,7 +124,17 @@ func (q *Queue) run(e *entry) {
 		return
 	}
 	log := q.log.With("msg_id", e.id)
-	it, err := q.spool.Load(e.id)
+	q.mu.Lock()
+	it := e.item
+	if it != nil {
+		e.item = nil
+		q.cached--
+	}
+	q.mu.Unlock()
+	var err error
+	if it == nil {
+		it, err = q.spool.Load(e.id)
+	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			log.Error("queue: message vanished from the spool")
@@ -147,10 +160,14 @@ func (q *Queue) run(e *entry) {
 		q.removeDeleted(e)
 		return
 	}
+	if out.kind != outcomeDone {
+		q.writeLast(it)
+	}
 	switch out.kind {
 	case outcomeDone:
-		if err := q.spool.Remove(context.Background(), it.ID); err != nil {
+		if err := q.removeDone(it); err != nil {
 			log.Error("queue: cannot remove finished message; it will be handed over again", "err", err)
+			q.writeLast(it)
 			q.requeue(e, time.Now().Add(q.opt.RetryInitial))
 			return
 		}
@@ -158,7 +175,7 @@ func (q *Queue) run(e *entry) {
 		q.stats.Done++
 		q.mu.Unlock()
 		q.forget(e)
-		log.Info("done", "attempts", it.Attempts+1)
+		log.Debug("done", "attempts", it.Attempts+1)
 	case outcomeFail:
 		it.Attempts++
 		it.LastError = out.err.Error()
@@ -186,6 +203,27 @@ func (q *Queue) run(e *entry) {
 		q.mu.Unlock()
 		q.requeue(e, next)
 		log.Info("deferred", "attempts", it.Attempts, "next_try", next, "reason", it.LastError)
+	}
+}
+
+// removeDone removes a message whose handler reported Done. When every
+// recipient of its envelope has a durable delivery record, the removal need
+// not be durable before the worker moves on (see DoneRemover). Otherwise,
+// and always when the handler left its last record to the removal
+// (Item.RecordLast), the removal must be durable like a record.
+func (q *Queue) removeDone(it *Item) error {
+	if dr, ok := q.spool.(DoneRemover); ok && it.last == nil && len(it.Pending()) == 0 {
+		return dr.RemoveDone(context.Background(), it.ID)
+	}
+	return q.spool.Remove(context.Background(), it.ID)
+}
+
+// writeLast writes the record the handler left to the removal (see
+// Item.RecordLast) when the message is not removed after all. A failure is
+// logged: the delivery may then be repeated.
+func (q *Queue) writeLast(it *Item) {
+	if err := it.writeLast(context.Background()); err != nil {
+		q.log.Error("queue: cannot write delivery record; the delivery may be repeated", "msg_id", it.ID, "err", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 )
 
 // Errors of the queue and its spools. Match them with errors.Is.
@@ -82,4 +83,28 @@ type Spool interface {
 
 	// Close releases the spool. Calls after Close return ErrClosed.
 	Close() error
+}
+
+// DoneRemover is an optional Spool capability: removing a finished message
+// without waiting for the removal to be durable. The queue uses it for a
+// message that ended Done with a durable delivery record for every
+// recipient of its envelope: if a crash undoes the removal, the message is
+// handed over again and the handler finds every recipient in Item.Done, so
+// nothing is delivered twice; waiting for the removal would only delay the
+// worker. (A crash of the process alone never undoes it; only a crash of
+// the machine can.)
+type DoneRemover interface {
+	// RemoveDone deletes a message like Remove, but the deletion may
+	// become durable only later.
+	RemoveDone(ctx context.Context, id string) error
+}
+
+// FileSyncer is an optional Spool capability: making files outside the
+// spool durable together with the spool's own writes, so that a delivery
+// (a Maildir file and its folder) shares the spool's grouped syncs.
+// Item.SyncFiles uses it when the spool has it, else fsyncs each file.
+type FileSyncer interface {
+	// SyncFiles returns when the files are durable, with fsync's meaning:
+	// a regular file's data and metadata, a directory's entries.
+	SyncFiles(files ...*os.File) error
 }

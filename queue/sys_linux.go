@@ -80,3 +80,12 @@ func fdCall(f *os.File, op string, fn func(fd uintptr) error) error {
 	}
 	return nil
 }
+
+// deviceOf returns the device of the file system that holds f.
+func deviceOf(f *os.File) (uint64, bool) {
+	var st syscall.Stat_t
+	if err := fdCall(f, "fstat", func(fd uintptr) error { return syscall.Fstat(int(fd), &st) }); err != nil {
+		return 0, false
+	}
+	return uint64(st.Dev), true
+}

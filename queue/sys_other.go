@@ -14,3 +14,5 @@ func fdatasync(f *os.File) error { return f.Sync() }
 func startWriteback(*os.File) {}
 
 func syncfs(*os.File) error { return errors.ErrUnsupported }
+
+func deviceOf(*os.File) (uint64, bool) { return 0, false }
