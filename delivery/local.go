@@ -27,13 +27,21 @@ type Local struct {
 // want to fall back to the INBOX on a bad folder test
 // errors.Is(err, mailstore.ErrBadFolder).
 func (l *Local) Deliver(ctx context.Context, rcpt, folder string, raw io.Reader) error {
+	return l.DeliverSync(ctx, rcpt, folder, raw, nil)
+}
+
+// DeliverSync is Deliver with the mailstore's syncs made by sync (see
+// mailstore.Store.DeliverSync): the queue's pipeline passes
+// queue.Item.SyncFiles, so that deliveries share the spool's grouped
+// syncs. A nil sync is Deliver's own fsyncs.
+func (l *Local) DeliverSync(ctx context.Context, rcpt, folder string, raw io.Reader, sync mailstore.SyncFunc) error {
 	if l == nil || l.Store == nil {
 		return tempError("4.3.5", "local delivery: no mailstore configured", nil)
 	}
 	if folder == "" {
 		folder = mailstore.Inbox
 	}
-	if _, err := l.Store.Deliver(ctx, rcpt, folder, mailstore.LF(raw)); err != nil {
+	if _, err := l.Store.DeliverSync(ctx, rcpt, folder, mailstore.LF(raw), sync); err != nil {
 		return localError(ctx, err)
 	}
 	return nil

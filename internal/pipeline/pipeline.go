@@ -7,7 +7,9 @@
 // It is the queue's Handler. Per-recipient delivery records (queue.Item.
 // Record) are written right after each recipient is dealt with, so a
 // retry after a crash or a temporary failure never delivers twice to a
-// recipient that was already served.
+// recipient that was already served. The record of the last local
+// delivery, when nothing follows it, is left to the message's durable
+// removal (queue.Item.RecordLast), which protects it the same way.
 package pipeline
 
 import (
@@ -119,7 +121,7 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 	var failed []failure
 	var temp []error
 	var remote []string
-	for _, rcpt := range targets {
+	for i, rcpt := range targets {
 		if _, done := it.Done[rcpt]; done {
 			continue
 		}
@@ -127,12 +129,19 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 			remote = append(remote, rcpt)
 			continue
 		}
-		err := p.Local.Deliver(ctx, rcpt, folder, bytes.NewReader(raw))
+		// The Maildir's syncs join the spool's grouped ones.
+		err := p.Local.DeliverSync(ctx, rcpt, folder, bytes.NewReader(raw), it.SyncFiles)
 		if err != nil && errors.Is(err, mailstore.ErrBadFolder) && folder != mailstore.Inbox {
 			p.Logger.Warn("bad folder; delivering to INBOX", "msg_id", it.ID, "folder", folder, "error", err)
-			err = p.Local.Deliver(ctx, rcpt, mailstore.Inbox, bytes.NewReader(raw))
+			err = p.Local.DeliverSync(ctx, rcpt, mailstore.Inbox, bytes.NewReader(raw), it.SyncFiles)
 		}
 		switch {
+		case err == nil && i == len(targets)-1 && len(remote) == 0 && len(failed) == 0 && len(temp) == 0:
+			// The last recipient, and the attempt ends Done right after:
+			// the message's durable removal stands in for the record.
+			if rerr := it.RecordLast(ctx, rcpt, queue.Delivered, folder); rerr != nil {
+				return queue.Retry(rerr)
+			}
 		case err == nil:
 			if rerr := it.Record(ctx, rcpt, queue.Delivered, folder); rerr != nil {
 				return queue.Retry(rerr)

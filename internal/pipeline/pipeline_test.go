@@ -288,3 +288,112 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("quarantine mode still bounced: %q", got)
 	}
 }
+
+// countSpool is a DirSpool that notes the calls the pipeline and the queue
+// make on it.
+type countSpool struct {
+	*queue.DirSpool
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countSpool) note(call string) {
+	c.mu.Lock()
+	c.calls[call]++
+	c.mu.Unlock()
+}
+
+func (c *countSpool) count(call string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[call]
+}
+
+func (c *countSpool) Record(ctx context.Context, id, rcpt string, rec queue.DeliveryRecord) error {
+	c.note("Record " + rcpt)
+	return c.DirSpool.Record(ctx, id, rcpt, rec)
+}
+
+func (c *countSpool) Remove(ctx context.Context, id string) error {
+	c.note("Remove")
+	return c.DirSpool.Remove(ctx, id)
+}
+
+func (c *countSpool) RemoveDone(ctx context.Context, id string) error {
+	c.note("RemoveDone")
+	return c.DirSpool.RemoveDone(ctx, id)
+}
+
+func (c *countSpool) SyncFiles(files ...*os.File) error {
+	c.note("SyncFiles")
+	return c.DirSpool.SyncFiles(files...)
+}
+
+// TestDurablePath: with fsync on, the Maildir's two syncs go through the
+// spool (Item.SyncFiles), every recipient but the last gets a delivery
+// record, and the last one's is left to the message's durable removal.
+func TestDurablePath(t *testing.T) {
+	dir := t.TempDir()
+	st, err := mailstore.New(dir, mailstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{
+		Stages: []engine.Stage{{Name: "s", Script: "s.lua", Timeout: 5 * time.Second}},
+		ReadFile: func(name string) ([]byte, error) {
+			if name == "s.lua" {
+				return []byte("function on_queue(msg) end"), nil
+			}
+			return nil, fs.ErrNotExist
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eng.Close)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	p := &Pipeline{
+		Engine:  func() *engine.Engine { return eng },
+		Local:   &delivery.Local{Store: st},
+		IsLocal: func(d string) bool { return d == "local.test" },
+		Logger:  log,
+	}
+	ds, err := queue.OpenDir(filepath.Join(dir, "queue"), queue.DirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := &countSpool{DirSpool: ds, calls: map[string]int{}}
+	q, err := queue.Open(sp, p, queue.Options{Logger: log, RetryInitial: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Queue = q
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close(context.Background()); ds.Close() })
+	r := &rig{q: q, store: st, dir: dir}
+
+	r.send(t, "a@example.org", []string{"bob@local.test", "carol@local.test"}, "", msg)
+	for _, user := range []string{"bob", "carol"} {
+		if got := r.files(t, user, "", 1); len(got) != 1 {
+			t.Fatalf("%s has %d messages, want 1", user, len(got))
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for q.Stats().Done < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if sp.count("Record bob@local.test") != 1 || sp.count("Record carol@local.test") != 0 {
+		t.Errorf("records %v: want bob's written, carol's (the last) left to the removal", sp.calls)
+	}
+	if sp.count("Remove") != 1 || sp.count("RemoveDone") != 0 {
+		t.Errorf("removal %v: want a durable Remove", sp.calls)
+	}
+	if n := sp.count("SyncFiles"); n != 4 {
+		t.Errorf("SyncFiles called %d times, want 4 (file and folder of each delivery)", n)
+	}
+	if names, _ := os.ReadDir(filepath.Join(dir, "queue")); len(names) != 1 { // .lock
+		t.Errorf("spool not empty: %v", names)
+	}
+}
