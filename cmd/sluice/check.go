@@ -16,6 +16,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	fset := flag.NewFlagSet("check", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	cfgPath := fset.String("config", "", "configuration file (default: the embedded defaults)")
+	strict := fset.Bool("strict", false, "exit with status 1 when a script has warnings")
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
@@ -59,6 +60,16 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	for _, name := range dbs.Set.Names() {
 		fmt.Fprintf(stdout, "database %-11s %s\n", name, c.Databases[name].Driver)
 	}
-	fmt.Fprintf(stdout, "ok: %d stages compiled, %d filters\n", len(opt.Stages), len(c.Filters))
+	warnings, err := engine.LintStages(opt)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stdout, w)
+	}
+	if *strict && len(warnings) > 0 {
+		return fmt.Errorf("check: %d warnings (--strict)", len(warnings))
+	}
+	fmt.Fprintf(stdout, "ok: %d stages compiled, %d filters, %d warnings\n", len(opt.Stages), len(c.Filters), len(warnings))
 	return nil
 }
