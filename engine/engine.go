@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -70,6 +71,13 @@ type Options struct {
 	MemoryLimit int64
 	// DryRun tells modules to record side effects instead of doing them.
 	DryRun bool
+	// Version names this generation of the rules (the server uses a hash
+	// of the configuration and scripts); Version returns it.
+	Version string
+	// OnClose runs once, when the engine is closed and the last hold on
+	// it is released (see Acquire): the owner closes there what the
+	// engine's scripts reached (filters, databases).
+	OnClose func()
 }
 
 // Engine runs the hooks of compiled stages on pooled Lua states. It is safe
@@ -84,6 +92,10 @@ type Engine struct {
 
 	mu      sync.Mutex // guards modules
 	modules map[string]*module
+
+	// refs counts the holds: one for the creator until Close, one per
+	// Acquire until Release. At zero the engine is shut.
+	refs atomic.Int64
 }
 
 type stage struct {
@@ -118,6 +130,7 @@ func New(opt Options) (*Engine, error) {
 		opt.ModuleRoot = path.Dir(opt.Stages[0].Script)
 	}
 	e := &Engine{opt: opt, log: opt.Logger, callStack: opt.CallStack, modules: map[string]*module{}}
+	e.refs.Store(1)
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -234,12 +247,47 @@ func (e *Engine) Has(hook string) bool {
 	return false
 }
 
-// Close releases the idle Lua states and stops the memory guard. Calls in
-// progress finish normally.
-func (e *Engine) Close() {
+// Version returns Options.Version.
+func (e *Engine) Version() string { return e.opt.Version }
+
+// Acquire takes a hold on e, so that it stays open until the matching
+// Release even if its owner closes it meanwhile: a server that swaps in a
+// new generation of rules lets every message finish on the one it started
+// with. It reports false, taking nothing, when e is shut already.
+func (e *Engine) Acquire() bool {
+	for {
+		n := e.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if e.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Release drops a hold taken with Acquire; the last one shuts e.
+func (e *Engine) Release() {
+	switch n := e.refs.Add(-1); {
+	case n == 0:
+		e.shut()
+	case n < 0:
+		panic("engine: Release without a hold")
+	}
+}
+
+// Close drops the creator's hold: once no Acquire is outstanding, the idle
+// Lua states are released, the memory guard stops and Options.OnClose runs.
+// Calls in progress finish normally. Close must be called once.
+func (e *Engine) Close() { e.Release() }
+
+func (e *Engine) shut() {
 	e.pool.close()
 	if e.guard != nil {
 		e.guard.close()
+	}
+	if e.opt.OnClose != nil {
+		e.opt.OnClose()
 	}
 }
 

@@ -39,9 +39,15 @@ type Options struct {
 	TLS *tls.Config
 	// Policy decides local delivery and relaying.
 	Policy *Policy
-	// Engine returns the current engine generation; a session keeps the
-	// one it started with.
+	// Engine returns the current engine generation with a hold on it
+	// (engine.Acquire), which the server releases. A transaction runs
+	// every hook on the generation current at its MAIL command.
 	Engine func() *engine.Engine
+	// Keep, when set, is called with a hold on the generation of a
+	// message about to be committed to the queue, so that its on_queue
+	// stages run on the same one; undo takes the hold back when the
+	// commit fails.
+	Keep func(id string, eng *engine.Engine) (undo func())
 	// Spool receives the messages; Quarantine holds those on_data
 	// quarantines (nil: they are dropped with a log line).
 	Spool      Spool
@@ -133,7 +139,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // line that refuses it, or "".
 func (s *Server) onConnect(ctx context.Context, c net.Conn) string {
 	eng := s.opt.Engine()
-	if eng == nil || !eng.Has("on_connect") {
+	if eng == nil {
+		return ""
+	}
+	defer eng.Release()
+	if !eng.Has("on_connect") {
 		return ""
 	}
 	conn := s.connInfo(c, false)
@@ -197,11 +207,11 @@ func (s *Server) checkPassword(user, pass string) bool {
 }
 
 // mailLog writes the operator's one line per message.
-func (s *Server) mailLog(event, id, from string, rcpt []string, code int, text string) {
+func (s *Server) mailLog(event, id, from string, rcpt []string, code int, text, rules string) {
 	if s.opt.MailLog == nil {
 		return
 	}
-	s.opt.MailLog.Info(event, "msg_id", id, "from", from, "rcpt", strings.Join(rcpt, ","), "code", code, "text", text)
+	s.opt.MailLog.Info(event, "msg_id", id, "from", from, "rcpt", strings.Join(rcpt, ","), "code", code, "text", text, "rules", rules)
 }
 
 // errorLog adapts slog to go-smtp's Logger.

@@ -110,7 +110,7 @@ func newTestServer(t *testing.T, sp Spool, script string, mod ...func(*Options))
 			AcceptAll: true,
 			RelayFrom: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 		},
-		Engine: func() *engine.Engine { return eng },
+		Engine: func() *engine.Engine { eng.Acquire(); return eng },
 		Spool:  sp,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

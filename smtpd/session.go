@@ -52,7 +52,7 @@ type Quarantiner interface {
 // session is one SMTP or LMTP connection.
 type session struct {
 	srv  *Server
-	eng  *engine.Engine // the generation this session started with
+	eng  *engine.Engine // the generation of the transaction, held; nil after Logout
 	conn *stdlib.Conn
 	ip   netip.Addr
 	net  net.Conn
@@ -85,7 +85,23 @@ func (s *session) Reset() {
 // Logout implements smtp.Session.
 func (s *session) Logout() error {
 	s.cancel()
+	if s.eng != nil {
+		s.eng.Release()
+		s.eng = nil
+	}
 	return nil
+}
+
+// refresh moves the session to the current generation of the rules, so
+// that a new transaction runs on what was last loaded.
+func (s *session) refresh() {
+	cur := s.srv.opt.Engine()
+	if cur == s.eng {
+		cur.Release()
+		return
+	}
+	s.eng.Release()
+	s.eng = cur
 }
 
 // Mail implements smtp.Session.
@@ -98,6 +114,7 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 		return s.refusal
 	}
 	s.Reset()
+	s.refresh()
 	if from != "" {
 		if err := stdlib.CheckAddress(from); err != nil {
 			return errBadAddress
@@ -219,18 +236,19 @@ func (s *session) data(r io.Reader) (string, error) {
 	}
 	m := &stdlib.Msg{
 		ID: id, From: s.from, Rcpt: env.Rcpt, Client: env.Client, Helo: s.conn.Helo,
-		Body: message.New(raw, s.srv.opt.Limits.MessageOptions()),
+		Body:       message.New(raw, s.srv.opt.Limits.MessageOptions()),
+		Generation: s.eng.Version(),
 	}
 	res := &engine.Result{}
 	v := s.eng.Run(s.ctx, "on_data", m, res)
 	switch v.Kind {
 	case engine.Reject, engine.Tempfail:
 		p.Abort(s.ctx)
-		s.srv.mailLog("refused", id, s.from, env.Rcpt, v.Code, v.Text)
+		s.srv.mailLog("refused", id, s.from, env.Rcpt, v.Code, v.Text, s.eng.Version())
 		return "", verdictError(v)
 	case engine.Discard:
 		p.Abort(s.ctx)
-		s.srv.mailLog("discarded", id, s.from, env.Rcpt, 250, "")
+		s.srv.mailLog("discarded", id, s.from, env.Rcpt, 250, "", s.eng.Version())
 		return id, nil
 	case engine.Quarantine:
 		if q := s.srv.opt.Quarantine; q != nil {
@@ -240,7 +258,7 @@ func (s *session) data(r io.Reader) (string, error) {
 			}
 		}
 		p.Abort(s.ctx)
-		s.srv.mailLog("quarantined", id, s.from, env.Rcpt, 250, v.Text)
+		s.srv.mailLog("quarantined", id, s.from, env.Rcpt, 250, v.Text, s.eng.Version())
 		return id, nil
 	}
 	vars, err := m.MarshalState()
@@ -252,12 +270,19 @@ func (s *session) data(r io.Reader) (string, error) {
 	if edited, _ := m.Body.Edits(); len(edited) > 0 || bodyChanged(m) {
 		newBody = m.Body.Bytes()
 	}
+	var undo func()
+	if keep := s.srv.opt.Keep; keep != nil && s.eng.Acquire() {
+		undo = keep(id, s.eng)
+	}
 	if err := p.Commit(s.ctx, vars, newBody); err != nil {
+		if undo != nil {
+			undo()
+		}
 		s.log.Error("spool commit failed", "msg_id", id, "error", err)
 		p.Abort(s.ctx)
 		return "", withID(errSpool, id)
 	}
-	s.srv.mailLog("queued", id, s.from, env.Rcpt, 250, "")
+	s.srv.mailLog("queued", id, s.from, env.Rcpt, 250, "", s.eng.Version())
 	return id, nil
 }
 

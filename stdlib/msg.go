@@ -33,6 +33,10 @@ type Msg struct {
 	Symbols []Symbol
 	// Actions accumulate in the order the scripts asked for them.
 	Actions []Action
+	// Generation is the version of the rules (engine.Options.Version) the
+	// message started on; the queue's stages run on the same one while it
+	// is loaded (see sluice serve's reload).
+	Generation string
 
 	// failures are the scans that failed in the hook call in progress.
 	failures []FilterFailure

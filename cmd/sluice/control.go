@@ -83,6 +83,13 @@ func (s *server) serveControl(c net.Conn) {
 	}
 }
 
+// serverStatus is the reply to "status".
+type serverStatus struct {
+	Version string       `json:"version"`
+	Rules   reloadStatus `json:"rules"`
+	Queue   queue.Stats  `json:"queue"`
+}
+
 // queueEntry is one line of "sluice queue list".
 type queueEntry struct {
 	ID        string    `json:"id"`
@@ -100,7 +107,16 @@ func (s *server) control1(req controlRequest) (any, error) {
 	defer cancel()
 	switch req.Cmd {
 	case "status":
-		return s.queue.Stats(), nil
+		s.rules.mu.Lock()
+		rules := s.rules.status
+		s.rules.mu.Unlock()
+		return serverStatus{Version: version, Rules: rules, Queue: s.queue.Stats()}, nil
+	case "reload":
+		st, err := s.reload("sluice reload", time.Now())
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	case "queue.list":
 		out := []queueEntry{}
 		for _, it := range s.queue.List() {
@@ -111,7 +127,11 @@ func (s *server) control1(req controlRequest) (any, error) {
 	case "queue.flush":
 		return s.queue.Flush(), nil
 	case "queue.delete":
-		return req.ID, s.queue.Delete(ctx, req.ID)
+		err := s.queue.Delete(ctx, req.ID)
+		if err == nil {
+			s.unkeep(req.ID)
+		}
+		return req.ID, err
 	case "quarantine.list":
 		return s.store.List()
 	case "quarantine.release":

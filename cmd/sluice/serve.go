@@ -28,7 +28,6 @@ import (
 	"github.com/sluicemail/sluice/mailstore"
 	"github.com/sluicemail/sluice/queue"
 	"github.com/sluicemail/sluice/smtpd"
-	"github.com/sluicemail/sluice/stdlib"
 )
 
 func cmdServe(args []string, stderr io.Writer) error {
@@ -36,6 +35,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	fset.SetOutput(stderr)
 	cfgPath := fset.String("config", "", "configuration file (default: the embedded defaults)")
 	verbose := fset.Bool("v", false, "debug logging")
+	watch := fset.Bool("watch", true, "reload the rules when the configuration file or a script changes")
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
@@ -48,17 +48,26 @@ func cmdServe(args []string, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	logger := newLogger(stderr, level)
-	srv, err := startServer(c, logger)
+	srv, err := startServer(c, logger, *watch)
 	if err != nil {
 		return err
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	select {
-	case s := <-sig:
-		logger.Info("shutting down", "signal", s.String())
-	case err := <-srv.failed:
-		logger.Error("listener failed", "error", err)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				srv.reload("SIGHUP", time.Now())
+				continue
+			}
+			logger.Info("shutting down", "signal", s.String())
+			break wait
+		case err := <-srv.failed:
+			logger.Error("listener failed", "error", err)
+			break wait
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -75,14 +84,15 @@ type server struct {
 	spool   *queue.DirSpool
 	smtp    *smtpd.Server
 	control net.Listener
-	filters map[string]stdlib.Filter
-	dbs     *databases
+	rules   rules
+	watch   *watcher
 	failed  chan error
 	wg      sync.WaitGroup
 }
 
-// startServer builds every part from c and starts the listeners.
-func startServer(c *config.Config, logger *slog.Logger) (*server, error) {
+// startServer builds every part from c and starts the listeners and, with
+// watch, the watcher that reloads the rules when their files change.
+func startServer(c *config.Config, logger *slog.Logger, watch bool) (*server, error) {
 	s := &server{log: logger, cfg: c, failed: make(chan error, 8)}
 	dir := c.Resolve(c.Store.Dir)
 	st, err := mailstore.New(dir, mailstore.Options{NoFsync: !c.Store.Fsync})
@@ -90,30 +100,27 @@ func startServer(c *config.Config, logger *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	s.store = st
-	opt := engineOptions(c, logger)
-	opt.Services.Store = st
-	if opt.Services.Filters, err = buildFilters(c, logger); err != nil {
-		return nil, usageError{err}
-	}
-	s.filters = opt.Services.Filters
-	if s.dbs, err = openDatabases(context.Background(), c, dbServe, true, logger.With("component", "database")); err != nil {
-		closeFilters(s.filters)
+	s.rules.cfg = c
+	eng, warnings, err := s.build(c, 1)
+	if err != nil {
 		return nil, err
 	}
-	s.dbs.wire(&opt.Services)
-	eng, err := engine.New(opt)
-	if err != nil {
-		s.dbs.Close()
-		return nil, usageError{err}
+	for _, w := range warnings {
+		logger.Warn("script warning", "warning", w.String())
 	}
 	s.eng.Store(eng)
+	s.rules.status = reloadStatus{Generation: 1, Version: eng.Version(), Config: c.File, LoadedAt: time.Now()}
+	for _, w := range warnings {
+		s.rules.status.Warnings = append(s.rules.status.Warnings, w.String())
+	}
+	opt := engineOptions(c, logger)
 
 	local := map[string]bool{}
 	for _, d := range c.Domains.Local {
 		local[strings.ToLower(d)] = true
 	}
 	p := &pipeline.Pipeline{
-		Engine:   s.eng.Load,
+		Engine:   s.queueEngine,
 		Local:    &delivery.Local{Store: st},
 		IsLocal:  func(d string) bool { return local[d] },
 		Hostname: c.Server.Hostname,
@@ -185,7 +192,8 @@ func startServer(c *config.Config, logger *slog.Logger) (*server, error) {
 			RelayFrom: relayFrom, CanRelay: c.Relay.Smarthost != "", Exists: st.Exists,
 			Deliverable: func(addr string) bool { _, _, err := mailstore.CheckAddress(addr); return err == nil },
 		},
-		Engine:     s.eng.Load,
+		Engine:     s.current,
+		Keep:       s.keep,
 		Spool:      spoolAdapter{s.queue},
 		Quarantine: quarantiner{st},
 		Limits:     opt.Limits,
@@ -207,6 +215,11 @@ func startServer(c *config.Config, logger *slog.Logger) (*server, error) {
 	if err := s.startControl(); err != nil {
 		s.stop(context.Background())
 		return nil, err
+	}
+	if watch {
+		if err := s.startWatch(); err != nil {
+			logger.Warn("cannot watch the rules for changes; use sluice reload or SIGHUP", "error", err)
+		}
 	}
 	logger.Info("sluice serving", "smtp", c.Server.Listen, "lmtp", c.Server.LMTP, "store", dir,
 		"stages", len(opt.Stages), "version", version)
@@ -254,10 +267,15 @@ func (s *server) stop(ctx context.Context) error {
 	if s.spool != nil {
 		errs = append(errs, s.spool.Close())
 	}
+	if s.watch != nil {
+		s.watch.close()
+	}
+	s.rules.kept.Range(func(id, _ any) bool {
+		s.unkeep(id.(string))
+		return true
+	})
 	if e := s.eng.Load(); e != nil {
 		e.Close()
 	}
-	closeFilters(s.filters)
-	errs = append(errs, s.dbs.Close())
 	return errors.Join(errs...)
 }

@@ -54,7 +54,7 @@ func benchPath(b *testing.B, size int) {
 	defer eng.Close()
 	log := slog.New(slog.DiscardHandler)
 	p := &Pipeline{
-		Engine:  func() *engine.Engine { return eng },
+		Engine:  func(string, string) *engine.Engine { eng.Acquire(); return eng },
 		Local:   &delivery.Local{Store: st},
 		IsLocal: func(d string) bool { return d == "local.test" },
 		Logger:  log,

@@ -38,8 +38,11 @@ type Injector interface {
 
 // Pipeline runs on_queue and delivers. Set every field before use.
 type Pipeline struct {
-	// Engine returns the current engine generation.
-	Engine func() *engine.Engine
+	// Engine returns, with a hold on it (engine.Acquire) that Handle
+	// releases, the engine generation to run message id's on_queue on:
+	// gen, the one that accepted it, while that is still loaded, else the
+	// current one.
+	Engine func(id, gen string) *engine.Engine
 	// Local delivers into the mail store; Relay sends to the smarthost
 	// (nil: no relaying).
 	Local *delivery.Local
@@ -72,9 +75,11 @@ func (p *Pipeline) Handle(ctx context.Context, it *queue.Item) queue.Outcome {
 		p.Logger.Warn("bad carried state; starting afresh", "msg_id", it.ID, "error", err)
 	}
 	m.Rcpt = applyRcptActions(m.Rcpt, m.Actions, it.Done)
-	eng := p.Engine()
+	eng := p.Engine(it.ID, m.Generation)
 	res := &engine.Result{}
 	v := eng.Run(ctx, "on_queue", m, res)
+	m.Generation = eng.Version()
+	eng.Release()
 	switch v.Kind {
 	case engine.Tempfail:
 		return queue.Retry(fmt.Errorf("on_queue: %d %s %s", v.Code, v.Enhanced, v.Text))

@@ -114,7 +114,7 @@ func newRigWith(t *testing.T, script string, relay string, qopt queue.Options, o
 	t.Cleanup(eng.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &Pipeline{
-		Engine:   func() *engine.Engine { return eng },
+		Engine:   func(string, string) *engine.Engine { eng.Acquire(); return eng },
 		Local:    &delivery.Local{Store: st},
 		IsLocal:  func(d string) bool { return d == "local.test" },
 		Hostname: "mx.local.test",
@@ -353,7 +353,7 @@ func TestDurablePath(t *testing.T) {
 	t.Cleanup(eng.Close)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	p := &Pipeline{
-		Engine:  func() *engine.Engine { return eng },
+		Engine:  func(string, string) *engine.Engine { eng.Acquire(); return eng },
 		Local:   &delivery.Local{Store: st},
 		IsLocal: func(d string) bool { return d == "local.test" },
 		Logger:  log,

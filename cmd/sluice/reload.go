@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"os"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/sluicemail/sluice/config"
+	"github.com/sluicemail/sluice/engine"
+)
+
+// A generation of the rules is what a reload replaces as one: the stages'
+// scripts compiled into an engine, with the filters and databases they
+// reach. The engine owns the other two (Options.OnClose closes them), and
+// it stays open while anything holds it (engine.Acquire): an SMTP
+// transaction from its MAIL command to its end, and a message from its
+// commit to the end of its first on_queue attempt. So a message in flight
+// finishes every stage on the generation it started with, and an old
+// generation closes by itself once the last such message is through.
+
+// reloadStatus is what "sluice status" shows of the rules.
+type reloadStatus struct {
+	Generation int       `json:"generation"`
+	Version    string    `json:"version"`
+	Config     string    `json:"config,omitempty"`
+	LoadedAt   time.Time `json:"loaded_at"`
+	Warnings   []string  `json:"warnings,omitempty"`
+	// Restart lists settings changed in the file that only a restart
+	// applies.
+	Restart []string `json:"restart_needed,omitempty"`
+	// Error is the last failed reload's, kept until a reload succeeds;
+	// the generation above is still the one serving.
+	Error   string    `json:"error,omitempty"`
+	ErrorAt time.Time `json:"error_at,omitzero"`
+	// Took is how long the last successful reload took, from its trigger
+	// (the file event, the signal or the request) to the swap.
+	Took string `json:"took,omitempty"`
+}
+
+// rules holds the generations of a running server.
+type rules struct {
+	mu     sync.Mutex // serialises reloads; guards status and cfg
+	status reloadStatus
+	cfg    *config.Config // of the current generation
+
+	live sync.Map // version → *engine.Engine, while open
+	kept sync.Map // queue id → *engine.Engine held for its first attempt
+}
+
+// build makes generation gen from c: filters, databases and the compiled
+// engine, or an error naming the file and line at fault. Nothing of it is
+// left open on error. Its version is "GEN-HASH", HASH from the
+// configuration file and the stage scripts.
+func (s *server) build(c *config.Config, gen int) (*engine.Engine, []engine.Warning, error) {
+	opt := engineOptions(c, s.log)
+	opt.Services.Store = s.store
+	h := sha256.New()
+	if c.File != "" {
+		if err := hashFile(h, c.File); err != nil {
+			return nil, nil, err
+		}
+	}
+	read := opt.ReadFile
+	if read == nil {
+		read = os.ReadFile
+	}
+	opt.ReadFile = func(name string) ([]byte, error) {
+		b, err := read(name)
+		if err == nil {
+			fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
+			h.Write(b)
+		}
+		return b, err
+	}
+	warnings, err := engine.LintStages(opt) // reads each stage script once
+	if err != nil {
+		return nil, nil, err
+	}
+	opt.ReadFile = read
+	opt.Version = fmt.Sprintf("%d-%s", gen, hex.EncodeToString(h.Sum(nil))[:8])
+	filters, err := buildFilters(c, s.log)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	dbs, err := openDatabases(context.Background(), c, dbServe, true, s.log.With("component", "database"))
+	if err != nil {
+		closeFilters(filters)
+		return nil, nil, err
+	}
+	opt.Services.Filters = filters
+	dbs.wire(&opt.Services)
+	version := opt.Version
+	opt.OnClose = func() {
+		closeFilters(filters)
+		if err := dbs.Close(); err != nil {
+			s.log.Warn("closing the databases of a generation", "version", version, "error", err)
+		}
+		s.rules.live.Delete(version)
+		s.log.Debug("generation closed", "version", version)
+	}
+	eng, err := engine.New(opt)
+	if err != nil {
+		closeFilters(filters)
+		dbs.Close()
+		return nil, nil, usageError{err}
+	}
+	s.rules.live.Store(version, eng)
+	return eng, warnings, nil
+}
+
+func hashFile(h hash.Hash, name string) error {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
+	h.Write(b)
+	return nil
+}
+
+// current returns the current generation with a hold on it.
+func (s *server) current() *engine.Engine {
+	for {
+		if e := s.eng.Load(); e.Acquire() {
+			return e
+		}
+		// Swapped and shut between the load and the hold: load again.
+	}
+}
+
+// queueEngine is the pipeline's Engine: the generation message id was
+// accepted on (the hold its session kept for it, or gen while loaded),
+// else the current one.
+func (s *server) queueEngine(id, gen string) *engine.Engine {
+	if v, ok := s.rules.kept.LoadAndDelete(id); ok {
+		return v.(*engine.Engine)
+	}
+	if gen != "" {
+		if v, ok := s.rules.live.Load(gen); ok {
+			if e := v.(*engine.Engine); e.Acquire() {
+				return e
+			}
+		}
+	}
+	return s.current()
+}
+
+// keep holds eng for message id until its first on_queue attempt.
+func (s *server) keep(id string, eng *engine.Engine) (undo func()) {
+	s.rules.kept.Store(id, eng)
+	return func() { s.unkeep(id) }
+}
+
+// unkeep drops the hold kept for id, if any (the message was deleted, or
+// its commit failed).
+func (s *server) unkeep(id string) {
+	if v, ok := s.rules.kept.LoadAndDelete(id); ok {
+		v.(*engine.Engine).Release()
+	}
+}
+
+// reload loads the configuration file again (the embedded defaults when
+// the server runs on them) and, if the whole new generation builds,
+// swaps it in. A failure leaves the current generation serving; its error
+// is logged, returned and kept in the status until a reload succeeds.
+func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
+	s.rules.mu.Lock()
+	defer s.rules.mu.Unlock()
+	st := &s.rules.status
+	fail := func(err error) (reloadStatus, error) {
+		st.Error, st.ErrorAt = err.Error(), time.Now()
+		s.log.Error("reload failed; the rules in force stay", "trigger", why, "version", st.Version, "error", err)
+		return *st, err
+	}
+	c := config.Default()
+	if path := s.rules.cfg.File; path != "" {
+		var err error
+		if c, err = config.Load(path); err != nil {
+			return fail(err)
+		}
+	}
+	gen := st.Generation + 1
+	eng, warnings, err := s.build(c, gen)
+	if err != nil {
+		return fail(err)
+	}
+	old := s.eng.Swap(eng)
+	took := time.Since(start)
+	restart := restartNeeded(s.cfg, c)
+	*st = reloadStatus{
+		Generation: gen, Version: eng.Version(), Config: c.File, LoadedAt: time.Now(),
+		Restart: restart, Took: took.Round(10 * time.Microsecond).String(),
+	}
+	for _, w := range warnings {
+		st.Warnings = append(st.Warnings, w.String())
+		s.log.Warn("script warning", "warning", w.String())
+	}
+	s.rules.cfg = c
+	old.Close()
+	s.log.Info("rules reloaded", "trigger", why, "version", eng.Version(), "took", took, "restart_needed", restart)
+	return *st, nil
+}
+
+// restartNeeded names the settings that differ between the configuration
+// the server started with and c, and that a reload does not apply: the
+// listeners, the store, the queue, the domains, users and relay (read by
+// the SMTP server and the queue when they start).
+func restartNeeded(started, c *config.Config) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		a, b any
+	}{
+		{"[server]", started.Server, c.Server},
+		{"[store]", started.Store, c.Store},
+		{"[queue]", started.Queue, c.Queue},
+		{"[domains]", started.Domains, c.Domains},
+		{"[users]", started.Users, c.Users},
+		{"[relay]", started.Relay, c.Relay},
+	} {
+		if !reflect.DeepEqual(f.a, f.b) {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
