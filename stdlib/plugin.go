@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -21,7 +22,8 @@ type Scanner interface {
 // Filter is one [filter.NAME] of the configuration.
 type Filter struct {
 	Scanner
-	// OnError is what a failed scan (verdict error or timeout) means for
+	// OnError is what a failed scan (verdict error or timeout, or disabled
+	// by an open circuit breaker) means for
 	// the message, whatever the script does with the result: "tempfail"
 	// (default), "reject", "quarantine" or "accept".
 	OnError string
@@ -91,8 +93,12 @@ func (lib *Lib) pluginScan(L *lua.LState) int {
 	if res.Err != nil {
 		errText = res.Err.Error()
 	}
-	switch res.Verdict {
-	case handoff.Error, handoff.Timeout:
+	failed := res.Verdict == handoff.Error || res.Verdict == handoff.Timeout ||
+		// An open breaker is a filter failing, not one switched off on
+		// purpose (a folder filter without .active): the message is as
+		// unchecked as after a timeout.
+		res.Verdict == handoff.Disabled && errors.Is(res.Err, handoff.ErrBreakerOpen)
+	if failed {
 		policy := f.OnError
 		if policy == "" {
 			policy = "tempfail"

@@ -3,6 +3,7 @@ package stdlib
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,31 @@ func TestPluginScan(t *testing.T) {
 	_, err = luaRunWith(t, m, Limits{}, svc, false, `function f(msg) plugin.scan("nope", msg) end`)
 	if err == nil || !strings.Contains(err.Error(), `no filter "nope"`) {
 		t.Errorf("unknown filter: %v", err)
+	}
+}
+
+// A filter skipped because its breaker is open left the message unchecked:
+// its on_error applies as for a timeout. One switched off on purpose (a
+// folder filter without .active) does not fail the message.
+func TestPluginScanDisabled(t *testing.T) {
+	svc := Services{Filters: map[string]Filter{
+		"broken": {Scanner: fixed(handoff.Result{Verdict: handoff.Disabled, Err: fmt.Errorf("filter broken: %w", handoff.ErrBreakerOpen)}), OnError: "quarantine"},
+		"off":    {Scanner: fixed(handoff.Result{Verdict: handoff.Disabled, Err: handoff.ErrNotActive}), OnError: "reject"},
+	}}
+	for _, tc := range []struct {
+		filter, policy string
+	}{{"broken", "quarantine"}, {"off", ""}} {
+		m := newTestMsg(mixed)
+		got, err := luaRunWith(t, m, Limits{}, svc, false, `function f(msg) return plugin.scan("`+tc.filter+`", msg).verdict end`)
+		if err != nil || got != "disabled" {
+			t.Fatalf("%s: %v, %v", tc.filter, got, err)
+		}
+		f := m.TakeFilterFailure()
+		switch {
+		case tc.policy == "" && f != nil:
+			t.Errorf("%s: failure %+v recorded for a filter switched off", tc.filter, f)
+		case tc.policy != "" && (f == nil || f.Policy != tc.policy):
+			t.Errorf("%s: failure = %+v, want policy %s", tc.filter, f, tc.policy)
+		}
 	}
 }
