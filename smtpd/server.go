@@ -37,7 +37,7 @@ type Options struct {
 	ReadTimeout, WriteTimeout, DataTimeout time.Duration
 	// TLS enables STARTTLS (and so AUTH); nil disables both.
 	TLS *tls.Config
-	// Policy decides local delivery and relaying.
+	// Policy decides local delivery and relaying; SetPolicy replaces it.
 	Policy *Policy
 	// Engine returns the current engine generation with a hold on it
 	// (engine.Acquire), which the server releases. A transaction runs
@@ -64,9 +64,10 @@ type Options struct {
 
 // Server serves SMTP and LMTP listeners.
 type Server struct {
-	opt Options
-	log *slog.Logger
-	seq atomic.Uint64
+	opt    Options
+	log    *slog.Logger
+	seq    atomic.Uint64
+	policy atomic.Pointer[Policy]
 
 	mu      sync.Mutex // guards servers
 	servers []*smtp.Server
@@ -91,7 +92,18 @@ func New(opt Options) *Server {
 		opt.Policy = &Policy{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{opt: opt, log: opt.Logger, ctx: ctx, cancel: cancel}
+	s := &Server{opt: opt, log: opt.Logger, ctx: ctx, cancel: cancel}
+	s.policy.Store(opt.Policy)
+	return s
+}
+
+// SetPolicy replaces the policy (local domains, users, aliases, relay
+// networks) for the commands from now on: a reload of the configuration.
+func (s *Server) SetPolicy(p *Policy) {
+	if p == nil {
+		p = &Policy{}
+	}
+	s.policy.Store(p)
 }
 
 // Serve accepts SMTP (or LMTP) connections on l until Shutdown. It returns
@@ -197,7 +209,7 @@ func (s *Server) newSession(c *smtp.Conn, lmtp bool) (smtp.Session, error) {
 
 // checkPassword compares pass with the user's bcrypt hash.
 func (s *Server) checkPassword(user, pass string) bool {
-	hash, ok := s.opt.Policy.Users[strings.ToLower(user)]
+	hash, ok := s.policy.Load().Users[strings.ToLower(user)]
 	if !ok {
 		// Spend the same time as a real check, so timing tells nothing.
 		bcrypt.CompareHashAndPassword([]byte("$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3Z8y0lJdSw0KQxwv7bJwzK6"), []byte(pass))

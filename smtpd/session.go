@@ -149,7 +149,7 @@ func (s *session) rcptTo(to string) error {
 	if err := stdlib.CheckAddress(to); err != nil {
 		return errBadAddress
 	}
-	switch s.srv.opt.Policy.decide(to, s.ip, s.authUser != "") {
+	switch s.srv.policy.Load().decide(to, s.ip, s.authUser != "") {
 	case rcptBadSyntax:
 		return errBadAddress
 	case rcptNoUser:
@@ -208,7 +208,7 @@ func (s *session) data(r io.Reader) (string, error) {
 	}
 	id := queue.NewID()
 	env := queue.Envelope{
-		ID: id, From: s.from, Rcpt: s.srv.opt.Policy.Expand(s.rcpt),
+		ID: id, From: s.from, Rcpt: s.srv.policy.Load().Expand(s.rcpt),
 		Client: s.net.RemoteAddr().String(), Helo: s.conn.Helo, Auth: s.authUser,
 		Received: time.Now(),
 	}
@@ -347,7 +347,7 @@ func sanitizeHeader(s string) string {
 // AuthMechanisms implements smtp.AuthSession: PLAIN and LOGIN, under TLS
 // only, and only when users are configured.
 func (s *session) AuthMechanisms() []string {
-	if len(s.srv.opt.Policy.Users) == 0 || !s.conn.TLS {
+	if len(s.srv.policy.Load().Users) == 0 || !s.conn.TLS {
 		return nil
 	}
 	return []string{sasl.Plain, sasl.Login}

@@ -110,6 +110,7 @@ func (s *server) control1(req controlRequest) (any, error) {
 		s.rules.mu.Lock()
 		rules := s.rules.status
 		s.rules.mu.Unlock()
+		s.rules.live.Range(func(_, _ any) bool { rules.Open++; return true })
 		return serverStatus{Version: version, Rules: rules, Queue: s.queue.Stats()}, nil
 	case "reload":
 		st, err := s.reload("sluice reload", time.Now())

@@ -38,6 +38,9 @@ type reloadStatus struct {
 	// the generation above is still the one serving.
 	Error   string    `json:"error,omitempty"`
 	ErrorAt time.Time `json:"error_at,omitzero"`
+	// Open counts the generations still open: the current one, and older
+	// ones while messages that started on them are in flight.
+	Open int `json:"open_generations"`
 	// Took is how long the last successful reload took, from its trigger
 	// (the file event, the signal or the request) to the swap.
 	Took string `json:"took,omitempty"`
@@ -191,6 +194,8 @@ func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
 		return fail(err)
 	}
 	old := s.eng.Swap(eng)
+	s.smtp.SetPolicy(s.policyOf(c))
+	s.local.Store(localDomains(c))
 	took := time.Since(start)
 	restart := restartNeeded(s.cfg, c)
 	*st = reloadStatus{
@@ -209,19 +214,20 @@ func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
 
 // restartNeeded names the settings that differ between the configuration
 // the server started with and c, and that a reload does not apply: the
-// listeners, the store, the queue, the domains, users and relay (read by
-// the SMTP server and the queue when they start).
+// listeners and limits of [server] (all but relay_from), the store, the
+// queue and the smarthost. The stages, filters, databases, [engine],
+// [domains], [users] and relay_from are applied.
 func restartNeeded(started, c *config.Config) []string {
 	var out []string
+	a, b := started.Server, c.Server
+	a.RelayFrom, b.RelayFrom = nil, nil
 	for _, f := range []struct {
 		name string
 		a, b any
 	}{
-		{"[server]", started.Server, c.Server},
+		{"[server]", a, b},
 		{"[store]", started.Store, c.Store},
 		{"[queue]", started.Queue, c.Queue},
-		{"[domains]", started.Domains, c.Domains},
-		{"[users]", started.Users, c.Users},
 		{"[relay]", started.Relay, c.Relay},
 	} {
 		if !reflect.DeepEqual(f.a, f.b) {

@@ -45,7 +45,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	r := st.Rules
 	fmt.Fprintf(stdout, "sluice %s\n", st.Version)
-	fmt.Fprintf(stdout, "rules: generation %d, version %s, loaded %s ago\n", r.Generation, r.Version, time.Since(r.LoadedAt).Round(time.Second))
+	fmt.Fprintf(stdout, "rules: generation %d, version %s, loaded %s ago (%d open)\n", r.Generation, r.Version, time.Since(r.LoadedAt).Round(time.Second), r.Open)
 	printRulesNotes(stdout, r)
 	q := st.Queue
 	fmt.Fprintf(stdout, "queue: %d queued, %d running; %d accepted, %d done, %d retried, %d failed, %d expired\n",

@@ -85,6 +85,7 @@ type server struct {
 	smtp    *smtpd.Server
 	control net.Listener
 	rules   rules
+	local   atomic.Pointer[map[string]bool] // the local domains, lower case
 	watch   *watcher
 	failed  chan error
 	wg      sync.WaitGroup
@@ -115,14 +116,11 @@ func startServer(c *config.Config, logger *slog.Logger, watch bool) (*server, er
 	}
 	opt := engineOptions(c, logger)
 
-	local := map[string]bool{}
-	for _, d := range c.Domains.Local {
-		local[strings.ToLower(d)] = true
-	}
+	s.local.Store(localDomains(c))
 	p := &pipeline.Pipeline{
 		Engine:   s.queueEngine,
 		Local:    &delivery.Local{Store: st},
-		IsLocal:  func(d string) bool { return local[d] },
+		IsLocal:  func(d string) bool { return (*s.local.Load())[d] },
 		Hostname: c.Server.Hostname,
 		OnExpire: c.Queue.OnExpire,
 		Limits:   opt.Limits,
@@ -163,20 +161,6 @@ func startServer(c *config.Config, logger *slog.Logger, watch bool) (*server, er
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	users := map[string]string{}
-	for u, h := range c.Users {
-		users[strings.ToLower(u)] = h
-	}
-	aliases := map[string][]string{}
-	for a, t := range c.Domains.Aliases {
-		aliases[strings.ToLower(a)] = t
-	}
-	var relayFrom []netip.Prefix
-	for _, n := range c.Server.RelayFrom {
-		if pfx, err := netip.ParsePrefix(n); err == nil {
-			relayFrom = append(relayFrom, pfx)
-		}
-	}
 	s.smtp = smtpd.New(smtpd.Options{
 		Hostname:        c.Server.Hostname,
 		MaxMessageBytes: c.Server.MaxMessageBytes,
@@ -187,18 +171,14 @@ func startServer(c *config.Config, logger *slog.Logger, watch bool) (*server, er
 		WriteTimeout:    time.Duration(c.Server.WriteTimeout),
 		DataTimeout:     time.Duration(c.Server.DataTimeout),
 		TLS:             tlsConf,
-		Policy: &smtpd.Policy{
-			Local: local, AcceptAll: c.Domains.AcceptAll, Aliases: aliases, Users: users,
-			RelayFrom: relayFrom, CanRelay: c.Relay.Smarthost != "", Exists: st.Exists,
-			Deliverable: func(addr string) bool { _, _, err := mailstore.CheckAddress(addr); return err == nil },
-		},
-		Engine:     s.current,
-		Keep:       s.keep,
-		Spool:      spoolAdapter{s.queue},
-		Quarantine: quarantiner{st},
-		Limits:     opt.Limits,
-		Logger:     logger.With("component", "smtpd"),
-		MailLog:    logger.With("component", "maillog"),
+		Policy:          s.policyOf(c),
+		Engine:          s.current,
+		Keep:            s.keep,
+		Spool:           spoolAdapter{s.queue},
+		Quarantine:      quarantiner{st},
+		Limits:          opt.Limits,
+		Logger:          logger.With("component", "smtpd"),
+		MailLog:         logger.With("component", "maillog"),
 	})
 	for _, addr := range c.Server.Listen {
 		if err := s.listen(addr, false); err != nil {
@@ -278,4 +258,37 @@ func (s *server) stop(ctx context.Context) error {
 		e.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// localDomains returns the set of c's local domains, in lower case.
+func localDomains(c *config.Config) *map[string]bool {
+	local := map[string]bool{}
+	for _, d := range c.Domains.Local {
+		local[strings.ToLower(d)] = true
+	}
+	return &local
+}
+
+// policyOf builds the SMTP policy of c: local domains, aliases, users and
+// the networks allowed to relay. A reload applies a new one.
+func (s *server) policyOf(c *config.Config) *smtpd.Policy {
+	users := map[string]string{}
+	for u, h := range c.Users {
+		users[strings.ToLower(u)] = h
+	}
+	aliases := map[string][]string{}
+	for a, t := range c.Domains.Aliases {
+		aliases[strings.ToLower(a)] = t
+	}
+	var relayFrom []netip.Prefix
+	for _, n := range c.Server.RelayFrom {
+		if pfx, err := netip.ParsePrefix(n); err == nil {
+			relayFrom = append(relayFrom, pfx)
+		}
+	}
+	return &smtpd.Policy{
+		Local: *localDomains(c), AcceptAll: c.Domains.AcceptAll, Aliases: aliases, Users: users,
+		RelayFrom: relayFrom, CanRelay: s.cfg.Relay.Smarthost != "", Exists: s.store.Exists,
+		Deliverable: func(addr string) bool { _, _, err := mailstore.CheckAddress(addr); return err == nil },
+	}
 }

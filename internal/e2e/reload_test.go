@@ -63,6 +63,7 @@ type rulesStatus struct {
 	Error      string   `json:"error"`
 	Restart    []string `json:"restart_needed"`
 	Took       string   `json:"took"`
+	Open       int      `json:"open_generations"`
 }
 
 // controlClient speaks to the server's control socket directly, so that
@@ -211,6 +212,17 @@ func TestReloadUnderLoad(t *testing.T) {
 	if strings.Contains(s.Log(), "reload failed") {
 		t.Errorf("a reload failed:\n%s", grepLines(s.Log(), "reload failed"))
 	}
+	// Every old generation closed once its messages were through.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st := cc.rules(t)
+		if st.Open == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d generations still open after the queue drained, want 1", st.Open)
+			break
+		}
+	}
 	slices.Sort(took)
 	t.Logf("%d messages over %d reloads: versions %v; save to live p50 %v, p90 %v, max %v",
 		sent, reloads, count, took[len(took)/2].Round(time.Millisecond/10),
@@ -308,9 +320,26 @@ func TestReloadBroken(t *testing.T) {
 		t.Errorf("sluice reload: %v\n%s", err, out)
 	}
 
-	// A listener change is not applied live, and said so.
-	saveLikeEditor(t, s.Dir, "sluice.toml", strings.Replace(good, `hostname = "mx.test"`, `hostname = "mx2.test"`, 1))
+	// A new local domain is live at once: RCPT to it is accepted.
+	d, _ := dial(t, s.Addr)
+	d.expect("EHLO client.test", "250")
+	d.expect("MAIL FROM:<a@example.org>", "250")
+	d.expect("RCPT TO:<bob@new.test>", "550")
+	d.cmd("QUIT")
+	withDomain := strings.Replace(good, `local = ["localhost", "local.test"]`, `local = ["localhost", "local.test", "new.test"]`, 1)
+	saveLikeEditor(t, s.Dir, "sluice.toml", withDomain)
 	cc.waitGeneration(t, before+3, time.Now())
+	if st := cc.rules(t); len(st.Restart) != 0 {
+		t.Errorf("a new local domain reported as needing a restart: %+v", st)
+	}
+	sendOne(t, s.Addr, "bob@new.test", "new domain")
+	if files := s.WaitMaildir("bob@new.test", "", 1, 10*time.Second); len(files) != 1 {
+		t.Errorf("bob@new.test got %d messages, want 1", len(files))
+	}
+
+	// A listener change is not applied live, and said so.
+	saveLikeEditor(t, s.Dir, "sluice.toml", strings.Replace(withDomain, `hostname = "mx.test"`, `hostname = "mx2.test"`, 1))
+	cc.waitGeneration(t, before+4, time.Now())
 	if st := cc.rules(t); !slices.Contains(st.Restart, "[server]") {
 		t.Errorf("a changed [server] is not reported as needing a restart: %+v", st)
 	}
