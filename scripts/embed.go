@@ -1,13 +1,16 @@
 // Package scripts holds the default pipeline shipped inside the sluice
 // binary. The Lua files here are also the first documentation of the Lua
-// API: read them top to bottom.
+// API: read them top to bottom. Each has its tests beside it
+// (NAME_test.lua, run by `sluice test scripts`), with their messages in
+// testdata/; those are not embedded.
 package scripts
 
 import "embed"
 
-// FS holds the default scripts, by file name ("attachments.lua", …).
+// FS holds the default scripts, by file name ("attachments.lua", …). A new
+// script is added here and to Default.
 //
-//go:embed *.lua
+//go:embed attachments.lua score.lua filing.lua
 var FS embed.FS
 
 // Stage is one stage of the default pipeline.

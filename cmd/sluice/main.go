@@ -34,9 +34,12 @@ const usage = `usage: sluice COMMAND [flags]
 commands:
   serve       run the mail server (SMTP, LMTP, queue, delivery)
   run         run the pipeline on one message, offline (a dry run)
+  test        run the Lua tests (*_test.lua) of the scripts
   check       load the configuration and compile every script
   queue       list, flush or delete queued messages of a running server
   quarantine  list or release quarantined messages of a running server
+  reload      make a running server load its configuration and scripts again
+  status      show a running server's rules (and a failed reload) and queue
   version     print the version
 
 Run "sluice COMMAND -h" for the flags of a command.
@@ -56,6 +59,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(args[1:], stdin, stdout, stderr)
+	case "test":
+		err = cmdTest(args[1:], stdout, stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdout, stderr)
 	case "serve":
@@ -64,6 +69,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdQueue(args[1:], stdout, stderr)
 	case "quarantine":
 		err = cmdQuarantine(args[1:], stdout, stderr)
+	case "reload":
+		err = cmdReload(args[1:], stdout, stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "sluice", version)
 	case "help", "-h", "-help", "--help":
