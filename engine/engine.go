@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -52,6 +53,12 @@ type Options struct {
 	// ModuleRoot is the folder require resolves in; default the folder of
 	// the first stage's script.
 	ModuleRoot string
+	// Modules are files under ModuleRoot (as ReadFile takes them) that New
+	// compiles up front: one that does not compile fails New, like a stage
+	// script, and the engine keeps what it read, so a later change of the
+	// file does not reach it. Modules not listed are read at their first
+	// require.
+	Modules []string
 	// States caps the Lua states in use at once; default 2×GOMAXPROCS.
 	States int
 	// CallStack caps the Lua call depth (runaway recursion); default 200.
@@ -158,6 +165,11 @@ func New(opt Options) (*Engine, error) {
 		}
 		e.stages = append(e.stages, &stage{Stage: st, proto: proto})
 	}
+	for _, file := range opt.Modules {
+		if m := e.module(file); m.err != nil {
+			errs = append(errs, fmt.Errorf("%w: %v", ErrScript, m.err))
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -179,6 +191,10 @@ func New(opt Options) (*Engine, error) {
 func (e *Engine) compile(name string) (*lua.FunctionProto, error) {
 	src, err := e.opt.ReadFile(name)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once, in front
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrScript, name, err)
 	}
 	proto, err := compileSource(name, src)

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,4 +54,35 @@ func TestAcquireRelease(t *testing.T) {
 		}
 	}()
 	e.Release()
+}
+
+// Modules listed in Options.Modules are compiled by New: a broken one fails
+// it with file:line, and a good one is not read again after New.
+func TestModulesUpFront(t *testing.T) {
+	src := files{
+		"scripts/s.lua":     `function on_data(msg) msg:set_header("X-V", require("lib.v").v) end`,
+		"scripts/lib/v.lua": `return {v = "A"}`,
+	}
+	opt := Options{
+		Stages:   []Stage{{Name: "s", Script: "scripts/s.lua"}},
+		ReadFile: src.read,
+		Modules:  []string{"scripts/lib/v.lua"},
+	}
+	e, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	src["scripts/lib/v.lua"] = `return {v = "B"}`
+	m := &stdlib.Msg{Body: message.New([]byte(testMessage), message.Options{})}
+	e.Run(context.Background(), "on_data", m, &Result{})
+	if got := m.Body.Header("X-V"); got != "A" {
+		t.Errorf("X-V = %q: the module was read again after New", got)
+	}
+
+	src["scripts/lib/v.lua"] = "return {v = \n"
+	_, err = New(opt)
+	if err == nil || !errors.Is(err, ErrScript) || !strings.Contains(err.Error(), "scripts/lib/v.lua:") {
+		t.Errorf("New with a broken module: %v; want ErrScript at scripts/lib/v.lua:LINE", err)
+	}
 }

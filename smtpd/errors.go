@@ -29,6 +29,7 @@ var (
 	errTooBig     = reply(552, smtp.EnhancedCode{5, 3, 4}, "message too big")
 	errLongLine   = reply(554, smtp.EnhancedCode{5, 6, 0}, "message has a line too long")
 	errAuthTLS    = reply(530, smtp.EnhancedCode{5, 7, 0}, "must issue a STARTTLS command first")
+	errStopping   = reply(421, smtp.EnhancedCode{4, 3, 2}, "shutting down, try again later")
 )
 
 // toSMTP converts any error of a session method into the reply the client

@@ -40,7 +40,8 @@ type Options struct {
 	// Policy decides local delivery and relaying; SetPolicy replaces it.
 	Policy *Policy
 	// Engine returns the current engine generation with a hold on it
-	// (engine.Acquire), which the server releases. A transaction runs
+	// (engine.Acquire), which the server releases; nil when the server
+	// is stopping. A transaction runs
 	// every hook on the generation current at its MAIL command.
 	Engine func() *engine.Engine
 	// Keep, when set, is called with a hold on the generation of a
@@ -186,6 +187,9 @@ func (s *Server) nextID() string {
 // newSession starts a session at HELO/EHLO and runs on_helo.
 func (s *Server) newSession(c *smtp.Conn, lmtp bool) (smtp.Session, error) {
 	eng := s.opt.Engine()
+	if eng == nil {
+		return nil, errStopping
+	}
 	conn := s.connInfo(c.Conn(), lmtp)
 	conn.Helo = c.Hostname()
 	if _, ok := c.TLSConnectionState(); ok {

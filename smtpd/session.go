@@ -94,14 +94,20 @@ func (s *session) Logout() error {
 
 // refresh moves the session to the current generation of the rules, so
 // that a new transaction runs on what was last loaded.
-func (s *session) refresh() {
+func (s *session) refresh() error {
 	cur := s.srv.opt.Engine()
+	if cur == nil {
+		return errStopping
+	}
 	if cur == s.eng {
 		cur.Release()
-		return
+		return nil
 	}
-	s.eng.Release()
+	if s.eng != nil {
+		s.eng.Release()
+	}
 	s.eng = cur
+	return nil
 }
 
 // Mail implements smtp.Session.
@@ -114,7 +120,9 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 		return s.refusal
 	}
 	s.Reset()
-	s.refresh()
+	if err := s.refresh(); err != nil {
+		return err
+	}
 	if from != "" {
 		if err := stdlib.CheckAddress(from); err != nil {
 			return errBadAddress

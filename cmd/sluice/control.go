@@ -129,8 +129,8 @@ func (s *server) control1(req controlRequest) (any, error) {
 		return s.queue.Flush(), nil
 	case "queue.delete":
 		err := s.queue.Delete(ctx, req.ID)
-		if err == nil {
-			s.unkeep(req.ID)
+		if !errors.Is(err, queue.ErrNotFound) {
+			s.unkeep(req.ID) // the entry is gone even if the spool failed
 		}
 		return req.ID, err
 	case "quarantine.list":

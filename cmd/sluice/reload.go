@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"path"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"time"
@@ -51,6 +53,7 @@ type rules struct {
 	mu     sync.Mutex // serialises reloads; guards status and cfg
 	status reloadStatus
 	cfg    *config.Config // of the current generation
+	tried  *config.Config // the last one loaded, even if its generation failed
 
 	live sync.Map // version → *engine.Engine, while open
 	kept sync.Map // queue id → *engine.Engine held for its first attempt
@@ -84,6 +87,18 @@ func (s *server) build(c *config.Config, gen int) (*engine.Engine, []engine.Warn
 	warnings, err := engine.LintStages(opt) // reads each stage script once
 	if err != nil {
 		return nil, nil, err
+	}
+	if c.File != "" && len(c.Stages) > 0 {
+		// Compile every module up front: a broken one fails the reload
+		// rather than every message that requires it.
+		root := opt.ModuleRoot
+		if root == "" {
+			root = path.Dir(opt.Stages[0].Script) // as engine.New's default
+		}
+		opt.Modules = moduleFiles(filepath.FromSlash(root), c.Resolve(c.Store.Dir))
+		for _, f := range opt.Modules {
+			opt.ReadFile(f) // for the version's hash
+		}
 	}
 	opt.ReadFile = read
 	opt.Version = fmt.Sprintf("%d-%s", gen, hex.EncodeToString(h.Sum(nil))[:8])
@@ -127,11 +142,16 @@ func hashFile(h hash.Hash, name string) error {
 	return nil
 }
 
-// current returns the current generation with a hold on it.
+// current returns the current generation with a hold on it, or nil when
+// the server is stopping (its last generation is shut).
 func (s *server) current() *engine.Engine {
 	for {
-		if e := s.eng.Load(); e.Acquire() {
+		e := s.eng.Load()
+		if e.Acquire() {
 			return e
+		}
+		if s.eng.Load() == e {
+			return nil // shut and not replaced: stop closed it
 		}
 		// Swapped and shut between the load and the hold: load again.
 	}
@@ -188,6 +208,7 @@ func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
 			return fail(err)
 		}
 	}
+	s.rules.tried = c
 	gen := st.Generation + 1
 	eng, warnings, err := s.build(c, gen)
 	if err != nil {
@@ -208,6 +229,9 @@ func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
 	}
 	s.rules.cfg = c
 	old.Close()
+	if s.watch != nil {
+		s.watch.kick()
+	}
 	s.log.Info("rules reloaded", "trigger", why, "version", eng.Version(), "took", took, "restart_needed", restart)
 	return *st, nil
 }
@@ -221,6 +245,11 @@ func restartNeeded(started, c *config.Config) []string {
 	var out []string
 	a, b := started.Server, c.Server
 	a.RelayFrom, b.RelayFrom = nil, nil
+	if started.Engine.MaxPartBytes != c.Engine.MaxPartBytes || started.Engine.MaxStringBytes != c.Engine.MaxStringBytes {
+		// The scripts get the new caps; the SMTP server and the queue
+		// parse messages with the old ones until a restart.
+		out = append(out, "[engine] max_part_bytes/max_string_bytes")
+	}
 	for _, f := range []struct {
 		name string
 		a, b any

@@ -48,12 +48,14 @@ func cmdServe(args []string, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	logger := newLogger(stderr, level)
+	// Signals are caught from here on: a SIGHUP while starting must not
+	// kill the server (it reloads once running).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	srv, err := startServer(c, logger, *watch)
 	if err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 wait:
 	for {
 		select {

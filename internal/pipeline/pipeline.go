@@ -76,10 +76,11 @@ func (p *Pipeline) Handle(ctx context.Context, it *queue.Item) queue.Outcome {
 	}
 	m.Rcpt = applyRcptActions(m.Rcpt, m.Actions, it.Done)
 	eng := p.Engine(it.ID, m.Generation)
+	if eng == nil {
+		return queue.Retry(errors.New("the server is stopping"))
+	}
 	res := &engine.Result{}
-	v := eng.Run(ctx, "on_queue", m, res)
-	m.Generation = eng.Version()
-	eng.Release()
+	v := p.runQueue(ctx, eng, m, res)
 	switch v.Kind {
 	case engine.Tempfail:
 		return queue.Retry(fmt.Errorf("on_queue: %d %s %s", v.Code, v.Enhanced, v.Text))
@@ -100,6 +101,13 @@ func (p *Pipeline) Handle(ctx context.Context, it *queue.Item) queue.Outcome {
 		return p.finish(ctx, it, m, failed, nil)
 	}
 	return p.deliver(ctx, it, m)
+}
+
+// runQueue runs on_queue on eng and releases it, even if the run panics.
+func (p *Pipeline) runQueue(ctx context.Context, eng *engine.Engine, m *stdlib.Msg, res *engine.Result) engine.Verdict {
+	defer eng.Release()
+	m.Generation = eng.Version()
+	return eng.Run(ctx, "on_queue", m, res)
 }
 
 // failure is one recipient that failed permanently.
