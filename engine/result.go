@@ -15,6 +15,21 @@ type Result struct {
 	Actions  []stdlib.Action `json:"actions"`
 	Headers  HeaderEdits     `json:"headers"`
 	Defects  []string        `json:"defects,omitempty"`
+	// RcptRefused are the recipients on_rcpt refused, in envelope order
+	// (see Engine.Transaction); absent when none was.
+	RcptRefused []RcptRefusal `json:"rcpt_refused,omitempty"`
+}
+
+// RcptRefusal is one recipient refused at RCPT time: the reply the client
+// got and the stage that gave it.
+type RcptRefusal struct {
+	Rcpt string `json:"rcpt"`
+	// Verdict is reject or tempfail.
+	Verdict  string `json:"verdict"`
+	Code     int    `json:"code"`
+	Enhanced string `json:"enhanced"`
+	Text     string `json:"text"`
+	Stage    string `json:"stage"`
 }
 
 // StageRun is the trace of one hook call.

@@ -79,7 +79,9 @@ func (tc *testCtx) closeEnv() error {
 	return err
 }
 
-// run is t.run(options) → result.
+// run is t.run(options) → result: the env runs the whole transaction
+// (Engine.Transaction: the session hooks, then on_data and on_queue) and
+// the result has the shape of `sluice run --json`, rcpt_refused included.
 func (tc *testCtx) run(L *lua.LState) int {
 	spec := tc.runSpec(L, L.CheckTable(1))
 	env := tc.getEnv(L, "t.run")
@@ -120,7 +122,11 @@ func (tc *testCtx) runSpec(L *lua.LState, opts *lua.LTable) RunSpec {
 		case "rcpt":
 			spec.Rcpt = optStrings(L, key, v)
 		case "client":
-			spec.Client = optString(L, key, v)
+			addr, err := ClientAddr(optString(L, key, v))
+			if err != nil {
+				L.RaiseError("t.run: client: %v", err)
+			}
+			spec.Client = addr
 		case "helo":
 			spec.Helo = optString(L, key, v)
 		case "vars":

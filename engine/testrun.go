@@ -34,7 +34,8 @@ import (
 // them: the pipeline on throw-away databases, and those databases. One env
 // serves one test and is closed when the test ends.
 type TestEnv interface {
-	// Run runs the pipeline (or one script) on a message as spec says,
+	// Run runs the transaction — session hooks, then the pipeline (see
+	// Engine.Transaction) — or one script on a message as spec says,
 	// as a dry run unless spec.Commit, and returns the result in the shape
 	// of `sluice run --json`. An error (a script that does not compile, a
 	// configuration that does not load, a filter that is needed and cannot

@@ -37,9 +37,9 @@ func (e *scriptEnv) Run(ctx context.Context, spec RunSpec) (*Result, error) {
 		return nil, err
 	}
 	defer eng.Close()
-	m := &stdlib.Msg{ID: "t", From: spec.From, Rcpt: spec.Rcpt, Client: spec.Client, Vars: spec.Vars,
-		Body: message.New(spec.Message, message.Options{})}
-	return eng.Pipeline(ctx, m), nil
+	m := &stdlib.Msg{ID: "t", From: spec.From, Rcpt: spec.Rcpt, Client: spec.Client, Helo: spec.Helo,
+		Vars: spec.Vars, Body: message.New(spec.Message, message.Options{})}
+	return eng.Transaction(ctx, nil, m), nil
 }
 
 func (e *scriptEnv) Query(ctx context.Context, db, q string, args ...any) ([]map[string]any, []string, error) {
@@ -292,12 +292,74 @@ func TestTestRunOptions(t *testing.T) {
 		{`{script = "av.lua", message = "missing.eml"}`, `t.run: message: file does not exist`},
 		{`{script = "av.lua", raw = "x", rcpt = {1}}`, `t.run: rcpt must be a string, got number`},
 		{`{script = "missing.lua", raw = "x"}`, `t.run: engine: script error: t/missing.lua: file does not exist`},
+		{`{script = "av.lua", raw = "x", client = "mx.example.org"}`, `t.run: client: "mx.example.org" is not IP or IP:PORT`},
 	}
 	for _, tt := range tests {
 		rs, _ := runTests(t, fmt.Sprintf("test(\"a\", function(t)\n t.run(%s)\nend)\n", tt.opts), files{"t/av.lua": antivirus})
 		if len(rs) != 1 || !rs[0].Failed || rs[0].Message != tt.want {
 			t.Errorf("%s: got %+v\nwant %q", tt.opts, outcomes(rs), tt.want)
 		}
+	}
+}
+
+// greylist refuses at RCPT time: a test file asserts on the refusals.
+const greylist = `
+function on_connect(conn)
+  if conn.ip == "192.0.2.66" then return reject(554, "5.7.1", "blocked " .. conn.ip) end
+end
+function on_helo(conn)
+  if conn.helo == "localhost" then return reject(550, "5.7.1", "bad helo") end
+end
+function on_mail(tx)
+  if tx.from:match("@spam%.example$") then return reject("5.7.1", "sender refused") end
+end
+function on_rcpt(tx, rcpt)
+  if rcpt:match("^new@") then return tempfail(451, "4.7.1", "greylisted, try again later") end
+  if rcpt:match("^nobody@") then return reject(550, "5.1.1", "no such user") end
+end
+function on_data(msg)
+  msg:add_header("X-Rcpt", table.concat(msg.rcpt, ","))
+end`
+
+func TestTestRunSessionHooks(t *testing.T) {
+	src := `
+test("one recipient greylisted", function(t)
+  local r = t.run{script = "grey.lua", raw = "Subject: x\r\n\r\nx\r\n", rcpt = {"new@example.com", "bob@example.com"}}
+  t.eq(r.verdict, "accept")
+  t.eq(r.rcpt_refused, {{rcpt = "new@example.com", verdict = "tempfail", code = 451, enhanced = "4.7.1",
+    text = "greylisted, try again later", stage = "s"}})
+  t.eq(r.headers.added, {{"X-Rcpt", "bob@example.com"}})
+end)
+test("every recipient refused", function(t)
+  local r = t.run{script = "grey.lua", raw = "x", rcpt = {"nobody@example.com"}}
+  t.eq(r.verdict, "reject")
+  t.eq(r.code, 550)
+  t.eq(#r.rcpt_refused, 1)
+  t.eq(r.stages[#r.stages].hook, "on_rcpt")
+end)
+test("sender refused", function(t)
+  local r = t.run{script = "grey.lua", raw = "x", from = "a@spam.example"}
+  t.eq({r.verdict, r.text, r.stages[#r.stages].hook}, {"reject", "sender refused", "on_mail"})
+  t.eq(r.rcpt_refused, nil)
+end)
+test("client and helo", function(t)
+  local r = t.run{script = "grey.lua", raw = "x", client = "192.0.2.66"}
+  t.eq({r.verdict, r.text, #r.stages}, {"reject", "blocked 192.0.2.66", 1})
+  r = t.run{script = "grey.lua", raw = "x", client = "192.0.2.1:25", helo = "localhost"}
+  t.eq({r.verdict, r.text, r.stages[#r.stages].hook}, {"reject", "bad helo", "on_helo"})
+end)
+`
+	rs, env := runTests(t, src, files{"t/grey.lua": greylist})
+	for _, r := range rs {
+		if r.Failed {
+			t.Errorf("%s: %s: %s\n%s", r.Name, r.Where, r.Message, strings.Join(r.Log, "\n"))
+		}
+	}
+	if len(rs) != 4 {
+		t.Errorf("%d results, want 4", len(rs))
+	}
+	if s := env.specs[len(env.specs)-2]; s.Client != "192.0.2.66:0" {
+		t.Errorf("client %q, want 192.0.2.66:0", s.Client)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,6 +74,16 @@ type runJSON struct {
 		Added   [][2]string `json:"added"`
 		Removed []string    `json:"removed"`
 	} `json:"headers"`
+	RcptRefused []rcptRefusedJSON `json:"rcpt_refused"`
+}
+
+type rcptRefusedJSON struct {
+	Rcpt     string `json:"rcpt"`
+	Verdict  string `json:"verdict"`
+	Code     int    `json:"code"`
+	Enhanced string `json:"enhanced"`
+	Text     string `json:"text"`
+	Stage    string `json:"stage"`
 }
 
 func runJSONOf(t *testing.T, stdout string) runJSON {
@@ -156,6 +167,161 @@ end`), 0o644)
 	}
 }
 
+// sessionRule refuses at every SMTP-time hook, depending on the envelope.
+const sessionRule = `function on_connect(conn)
+  if conn.ip == "192.0.2.66" then return reject(554, "5.7.1", "blocked " .. conn.ip .. ":" .. conn.port) end
+end
+function on_helo(conn)
+  if conn.helo == "localhost" then return reject(550, "5.7.1", "bad helo") end
+end
+function on_mail(tx)
+  if tx.from:match("@spam%.example$") then return reject("5.7.1", "sender refused") end
+end
+function on_rcpt(tx, rcpt)
+  if rcpt:match("^nobody@") then return reject(550, "5.1.1", "no such user") end
+end
+function on_data(msg)
+  msg:add_header("X-Rcpt", table.concat(msg.rcpt, ","))
+end
+`
+
+func TestRunSessionHooks(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"rule.lua": sessionRule, "m.eml": "Subject: x\r\n\r\nx\r\n"})
+	type summary struct {
+		Verdict, Reply string
+		Stages         []string
+		Refused        []rcptRefusedJSON
+		Added          [][2]string
+	}
+	session := []string{"on_connect rule continue", "on_helo rule continue", "on_mail rule continue"}
+	tests := []struct {
+		name string
+		args []string
+		want summary
+	}{
+		{"one recipient refused", []string{"--rcpt", "nobody@example.com", "--rcpt", "bob@example.com"}, summary{
+			Verdict: "accept", Reply: "250 2.0.0 ok",
+			Stages: append(session, "on_rcpt rule reject", "on_rcpt rule continue", "on_data rule continue"),
+			Refused: []rcptRefusedJSON{{Rcpt: "nobody@example.com", Verdict: "reject", Code: 550, Enhanced: "5.1.1",
+				Text: "no such user", Stage: "rule"}},
+			Added: [][2]string{{"X-Rcpt", "bob@example.com"}},
+		}},
+		{"every recipient refused", []string{"--rcpt", "nobody@example.com"}, summary{
+			Verdict: "reject", Reply: "550 5.1.1 no such user",
+			Stages: append(session, "on_rcpt rule reject"),
+			Refused: []rcptRefusedJSON{{Rcpt: "nobody@example.com", Verdict: "reject", Code: 550, Enhanced: "5.1.1",
+				Text: "no such user", Stage: "rule"}},
+			Added: [][2]string{},
+		}},
+		{"sender refused", []string{"--from", "a@spam.example"}, summary{
+			Verdict: "reject", Reply: "550 5.7.1 sender refused",
+			Stages: append(session[:2:2], "on_mail rule reject"), Added: [][2]string{},
+		}},
+		{"helo refused", []string{"--helo", "localhost"}, summary{
+			Verdict: "reject", Reply: "550 5.7.1 bad helo",
+			Stages: []string{"on_connect rule continue", "on_helo rule reject"}, Added: [][2]string{},
+		}},
+		{"client refused", []string{"--client", "192.0.2.66:2525"}, summary{
+			Verdict: "reject", Reply: "554 5.7.1 blocked 192.0.2.66:2525",
+			Stages: []string{"on_connect rule reject"}, Added: [][2]string{},
+		}},
+		{"client without port", []string{"--client", "192.0.2.66"}, summary{
+			Verdict: "reject", Reply: "554 5.7.1 blocked 192.0.2.66:0",
+			Stages: []string{"on_connect rule reject"}, Added: [][2]string{},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"run", "--json", "--script", "rule.lua"}, tt.args...)
+			out, errOut, code := sluice(t, dir, "", append(args, "m.eml")...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			r := runJSONOf(t, out)
+			got := summary{Verdict: r.Verdict, Reply: fmt.Sprintf("%d %s %s", r.Code, r.Enhanced, r.Text),
+				Refused: r.RcptRefused, Added: r.Headers.Added}
+			for _, s := range r.Stages {
+				got.Stages = append(got.Stages, s.Hook+" "+s.Name+" "+s.Verdict)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("result (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Without a refused recipient there is no rcpt_refused key, as before.
+func TestRunJSONWithoutRefusals(t *testing.T) {
+	out, errOut, code := sluice(t, repoRoot, "", "run", "--json", "examples/messages/hello.eml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := keys["rcpt_refused"]; ok {
+		t.Errorf("rcpt_refused present:\n%s", out)
+	}
+}
+
+func TestRunSessionHooksTrace(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"rule.lua": sessionRule, "m.eml": "Subject: x\r\n\r\nx\r\n"})
+	out, errOut, code := sluice(t, dir, "", "run", "--script", "rule.lua", "--rcpt", "nobody@example.com", "--rcpt", "bob@example.com", "m.eml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		// Drop the timings, which change from run to run.
+		if i := strings.LastIndex(l, "  "); strings.HasSuffix(l, " ms") && i > 0 {
+			l = strings.TrimRight(l[:i], " ")
+		}
+		lines = append(lines, l)
+	}
+	want := []string{
+		"m.eml  42 bytes  from <sender@example.org> to <nobody@example.com> <bob@example.com>",
+		"  on_connect rule           continue",
+		"  on_helo    rule           continue",
+		"  on_mail    rule           continue",
+		"  on_rcpt    rule           reject",
+		"      refused <nobody@example.com>: 550 5.1.1 no such user",
+		"  on_rcpt    rule           continue",
+		"  on_data    rule           continue",
+		"  +header X-Rcpt: bob@example.com",
+		"verdict: accept  250 2.0.0 ok",
+		"",
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("trace (-want +got):\n%s", diff)
+	}
+}
+
+// sluice test runs the session hooks too.
+func TestLuaTestSessionHooks(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"rule.lua": sessionRule,
+		"rule_test.lua": `test("recipient refused", function(t)
+  local r = t.run{script = "rule.lua", raw = "x", rcpt = {"nobody@example.com", "bob@example.com"}}
+  t.eq(r.verdict, "accept")
+  t.eq(r.rcpt_refused[1].rcpt, "nobody@example.com")
+  t.eq(r.rcpt_refused[1].stage, "rule")
+end)
+test("sender refused", function(t)
+  local r = t.run{script = "rule.lua", raw = "x", from = "a@spam.example"}
+  t.eq({r.verdict, r.stages[#r.stages].hook}, {"reject", "on_mail"})
+end)
+`,
+	})
+	out, errOut, code := sluice(t, dir, "", "test", ".")
+	if code != 0 || !strings.Contains(out, "2 passed, 0 failed") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 func TestExitStatus(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "bad.lua"), []byte("function on_data(msg)\n  if then\nend\n"), 0o644)
@@ -175,6 +341,7 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"run", "--script", "bad.lua", "m.eml"}, 2, "bad.lua:2:"},
 		{[]string{"run", "--config", "bad.toml", "m.eml"}, 2, "bad.toml:2"},
 		{[]string{"run", "--script", "err.lua", "m.eml"}, 0, "bad.lua"},
+		{[]string{"run", "--client", "mx.example.org", "m.eml"}, 2, `--client: "mx.example.org" is not IP or IP:PORT`},
 		{[]string{"check", "--config", "stages.toml"}, 2, "bad.lua:2:"},
 		{[]string{"check"}, 0, "ok: 3 stages compiled"},
 		{[]string{"version"}, 0, "sluice"},

@@ -29,11 +29,13 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	from := fset.String("from", "sender@example.org", "envelope sender")
 	var rcpt stringList
 	fset.Var(&rcpt, "rcpt", "envelope recipient (repeatable; default postmaster@localhost)")
+	client := fset.String("client", engine.TestClient, "the SMTP client's address, IP or IP:PORT")
+	helo := fset.String("helo", "", "the name the SMTP client gives in HELO/EHLO")
 	asJSON := fset.Bool("json", false, "print the result as one JSON object")
 	commit := fset.Bool("commit", false, "do the side effects instead of recording them")
 	verbose := fset.Bool("v", false, "show debug logs of the scripts")
 	fset.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sluice run [--config F | --script F.lua] [--from A] [--rcpt B]... [--json] MSG.eml")
+		fmt.Fprintln(stderr, "usage: sluice run [--config F | --script F.lua] [--client IP[:PORT]] [--helo NAME] [--from A] [--rcpt B]... [--json] MSG.eml")
 		fset.PrintDefaults()
 	}
 	if err := parseFlags(fset, args); err != nil {
@@ -45,6 +47,10 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	if *cfgPath != "" && *script != "" {
 		return usagef("run: --config and --script exclude each other")
+	}
+	clientAddr, err := engine.ClientAddr(*client)
+	if err != nil {
+		return usagef("run: --client: %v", err)
 	}
 	raw, err := readMessage(fset.Arg(0), stdin)
 	if err != nil {
@@ -97,16 +103,17 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		ID:     "run-" + fmt.Sprint(os.Getpid()),
 		From:   *from,
 		Rcpt:   rcpt,
-		Client: "127.0.0.1:0",
+		Client: clientAddr,
+		Helo:   *helo,
 		Body:   message.New(raw, opt.Limits.MessageOptions()),
 	}
-	res := eng.Pipeline(context.Background(), m)
+	res := eng.Transaction(context.Background(), nil, m)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	printTrace(stdout, fset.Arg(0), m, res, isTerminal(stdout))
+	printTrace(stdout, fset.Arg(0), m, rcpt, res, isTerminal(stdout))
 	return nil
 }
 

@@ -115,7 +115,7 @@ func (e *testEnv) Run(ctx context.Context, spec engine.RunSpec) (*engine.Result,
 		Vars:   spec.Vars,
 		Body:   message.New(spec.Message, opt.Limits.MessageOptions()),
 	}
-	res := eng.Pipeline(ctx, m)
+	res := eng.Transaction(ctx, nil, m)
 	var errs []error
 	for _, u := range unbuilt {
 		if u.used.Swap(false) {

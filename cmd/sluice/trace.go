@@ -44,23 +44,37 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// printTrace prints the human trace of sluice run.
-func printTrace(w io.Writer, name string, m *stdlib.Msg, r *engine.Result, colour bool) {
+// printTrace prints the human trace of sluice run: rcpt are the envelope
+// recipients as given (m.Rcpt has lost those on_rcpt refused).
+func printTrace(w io.Writer, name string, m *stdlib.Msg, rcpt []string, r *engine.Result, colour bool) {
 	p := palette{on: colour}
 	size := int64(0)
 	if m.Body != nil {
 		size = m.Body.Size()
 	}
 	fmt.Fprintf(w, "%s  %s  from <%s> to %s\n", p.paint("1", name), p.dim(fmt.Sprintf("%d bytes", size)),
-		m.From, strings.Join(bracket(m.Rcpt), " "))
+		m.From, strings.Join(bracket(rcpt), " "))
+	width := 9 // on_connect is the one hook longer than that
 	for _, s := range r.Stages {
-		fmt.Fprintf(w, "  %-9s %-14s %-11s %s\n", s.Hook, s.Name, p.verdict(s.Verdict), p.dim(fmt.Sprintf("%.2f ms", s.Ms)))
+		width = max(width, len(s.Hook))
+	}
+	refused := r.RcptRefused
+	for _, s := range r.Stages {
+		fmt.Fprintf(w, "  %-*s %-14s %-11s %s\n", width, s.Hook, s.Name, p.verdict(s.Verdict), p.dim(fmt.Sprintf("%.2f ms", s.Ms)))
 		if s.Error != "" {
 			fmt.Fprintf(w, "      %s %s %s\n", p.paint("31", "error:"), s.Error, p.dim("(on_error = "+s.Policy+")"))
 		}
+		if len(refused) > 0 && s.Hook == "on_rcpt" && refused[0].Stage == s.Name &&
+			(s.Verdict == engine.Reject || s.Verdict == engine.Tempfail) {
+			printRefused(w, p, refused[0])
+			refused = refused[1:]
+		}
+	}
+	for _, rf := range refused { // not matched to a stage line; not expected
+		printRefused(w, p, rf)
 	}
 	if len(r.Stages) == 0 {
-		fmt.Fprintln(w, "  "+p.dim("(no stage has on_data or on_queue)"))
+		fmt.Fprintln(w, "  "+p.dim("(no stage defines a hook)"))
 	}
 	for _, h := range r.Headers.Added {
 		fmt.Fprintf(w, "  %s %s: %s\n", p.paint("32", "+header"), h[0], h[1])
@@ -86,6 +100,11 @@ func printTrace(w io.Writer, name string, m *stdlib.Msg, r *engine.Result, colou
 	}
 	reply := fmt.Sprintf("%d %s %s", r.Code, r.Enhanced, r.Text)
 	fmt.Fprintf(w, "verdict: %s  %s\n", p.verdict(r.Verdict), reply)
+}
+
+// printRefused prints a recipient refused by on_rcpt, under its stage.
+func printRefused(w io.Writer, p palette, rf engine.RcptRefusal) {
+	fmt.Fprintf(w, "      %s <%s>: %d %s %s\n", p.paint("31", "refused"), rf.Rcpt, rf.Code, rf.Enhanced, rf.Text)
 }
 
 func bracket(addrs []string) []string {

@@ -22,8 +22,8 @@ const debounce = 20 * time.Millisecond
 // changes. It watches folders, not files, so that an editor's save by
 // rename (write a temporary file, rename it over the old one) is seen.
 type watcher struct {
-	s    *server
-	fw   *fsnotify.Watcher
+	s     *server
+	fw    *fsnotify.Watcher
 	quit  chan struct{}
 	kicks chan struct{} // capacity 1: a reload happened elsewhere
 	wg    sync.WaitGroup
