@@ -60,6 +60,11 @@ package stdlib_test
 // are listed as code spans on the one line that starts with
 // "**Not available**".
 //
+// The section that starts with the heading "## Testing rules" (up to the
+// next "## " heading) is the API of test files (test, t …), which stage
+// scripts cannot reach: this test skips it, and engine/testapi_doc_test.go
+// checks it and docs/sluice-test.meta.lua against a real test file.
+//
 // # docs/sluice.meta.lua
 //
 // The file starts with "---@meta". Names come from:
@@ -108,6 +113,9 @@ import (
 const (
 	apiDocFile  = "../docs/lua-api.md"
 	apiMetaFile = "../docs/sluice.meta.lua"
+	// testAPIHeading starts the section of docs/lua-api.md on the API of
+	// test files, which engine/testapi_doc_test.go checks.
+	testAPIHeading = "## Testing rules"
 )
 
 // docObjects are the prefixes of the objects scripts are given; any other
@@ -204,9 +212,16 @@ func parseAPIDoc(path string) (entries, unavailable map[string]int, errs []strin
 	}
 	path = strings.TrimPrefix(path, "../") // as the messages name it
 	entries, unavailable = map[string]int{}, map[string]int{}
+	inTestAPI := false // in the section of testAPIHeading
 	for i, line := range strings.Split(string(src), "\n") {
 		n := i + 1
 		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "## ") {
+			inTestAPI = strings.HasPrefix(line, testAPIHeading)
+		}
+		if inTestAPI {
+			continue
+		}
 		if strings.HasPrefix(line, "**Not available**") {
 			for _, m := range codeSpanRE.FindAllStringSubmatch(line, -1) {
 				unavailable[m[1]] = n
