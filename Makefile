@@ -25,6 +25,7 @@ try: build
 # The whole test suite, as CI runs it (.ci/run calls this target).
 test: deps lint
 	$(GO) test -race -count=1 $(PKGS)
+	cd third_party/go-smtp && $(GO) test -race -count=1 ./...
 
 test-short:
 	$(GO) test -short $(PKGS)
@@ -33,6 +34,8 @@ lint:
 	@out=$$(gofmt -s -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt -s needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd third_party/go-smtp && $(GO) vet ./...
+	cd bench/nowork && $(GO) vet ./...
 
 fmt:
 	gofmt -s -w .
