@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -230,7 +231,7 @@ func (e *Engine) probe() error {
 				return
 			}
 			st.defined = append(st.defined, string(name))
-			if _, ok := v.(*lua.LFunction); ok && strings.HasPrefix(string(name), "on_") {
+			if _, ok := v.(*lua.LFunction); ok && slices.Contains(Hooks, string(name)) {
 				st.hooks[string(name)] = true
 			}
 		})
@@ -342,7 +343,10 @@ func (e *Engine) require(s *state, L *lua.LState) int {
 	fn := L.NewFunctionFromProto(m.proto)
 	fn.Env = env
 	L.Push(fn)
-	L.Call(0, 1)
+	if err := L.PCall(0, 1, nil); err != nil {
+		// Say which require it was, as for a module that does not compile.
+		L.RaiseError("module %q: %s", name, scriptError(err))
+	}
 	v := L.Get(-1)
 	if v == lua.LNil {
 		v = lua.LTrue

@@ -62,7 +62,7 @@ func (e *Engine) run(ctx context.Context, hook string, newArgs func() hookArgs, 
 			run.Error = err.Error()
 			run.Policy = st.OnError
 			v = e.policy(st, err)
-			e.log.Error("stage failed", "stage", st.Name, "hook", hook, "id", args.id(),
+			e.log.Error("stage failed", "stage", st.Name, "hook", hook, "msg_id", args.id(),
 				"error", run.Error, "policy", st.OnError)
 		}
 		run.Verdict = v.Kind
@@ -166,7 +166,7 @@ func (e *Engine) call(parent context.Context, st *stage, hook string, args hookA
 		if m := args.msg(); m != nil {
 			m.Barrier() // a binding may still be working on the message
 		}
-		e.log.Error("hook call did not stop at its deadline; abandoned", "stage", st.Name, "hook", hook, "id", args.id())
+		e.log.Error("hook call did not stop at its deadline; abandoned", "stage", st.Name, "hook", hook, "msg_id", args.id())
 		err := timeoutErr(ctx, errors.New(st.Script), st)
 		return Verdict{}, fmt.Errorf("%w; the call did not stop and was abandoned", err)
 	}

@@ -182,12 +182,17 @@ func (q quarantiner) Quarantine(ctx context.Context, raw []byte, id, reason, sta
 	return err
 }
 
+// notRunning is the error of a control command when no server answers.
+type notRunning struct{ error }
+
+func (e notRunning) Unwrap() error { return e.error }
+
 // controlCall sends one request to a running server.
 func controlCall(c *config.Config, req controlRequest, out any) error {
 	network, address := config.SplitAddr(c.ControlAddr())
 	conn, err := net.DialTimeout(network, address, 5*time.Second)
 	if err != nil {
-		return fmt.Errorf("cannot reach a running sluice at %s (is sluice serve running with this configuration?): %w", c.ControlAddr(), err)
+		return notRunning{fmt.Errorf("no sluice is running at %s (is sluice serve running with this configuration?): %w", c.ControlAddr(), err)}
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(time.Minute))

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -232,36 +233,58 @@ func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
 	if s.watch != nil {
 		s.watch.kick()
 	}
-	s.log.Info("rules reloaded", "trigger", why, "version", eng.Version(), "took", took, "restart_needed", restart)
+	s.log.Info("rules reloaded", "trigger", why, "version", eng.Version(), "took", took)
+	for _, r := range restart {
+		s.log.Warn("changed setting needs a restart; the old value stays in force", "setting", r)
+	}
 	return *st, nil
 }
 
 // restartNeeded names the settings that differ between the configuration
-// the server started with and c, and that a reload does not apply: the
+// the server started with and c, and that a reload does not apply — the
 // listeners and limits of [server] (all but relay_from), the store, the
-// queue and the smarthost. The stages, filters, databases, [engine],
-// [domains], [users] and relay_from are applied.
+// queue, the smarthost and the parser's caps — each as "table.key: old →
+// new". The stages, filters, databases, [engine], [domains], [users] and
+// relay_from are applied.
 func restartNeeded(started, c *config.Config) []string {
 	var out []string
 	a, b := started.Server, c.Server
 	a.RelayFrom, b.RelayFrom = nil, nil
-	if started.Engine.MaxPartBytes != c.Engine.MaxPartBytes || started.Engine.MaxStringBytes != c.Engine.MaxStringBytes {
-		// The scripts get the new caps; the SMTP server and the queue
-		// parse messages with the old ones until a restart.
-		out = append(out, "[engine] max_part_bytes/max_string_bytes")
+	out = diffFields(out, "server", a, b)
+	out = diffFields(out, "store", started.Store, c.Store)
+	out = diffFields(out, "queue", started.Queue, c.Queue)
+	out = diffFields(out, "relay", started.Relay, c.Relay)
+	// The scripts get the new caps; the SMTP server and the queue parse
+	// messages with the old ones until a restart.
+	type caps struct {
+		MaxPartBytes   int64 `toml:"max_part_bytes"`
+		MaxStringBytes int64 `toml:"max_string_bytes"`
 	}
-	for _, f := range []struct {
-		name string
-		a, b any
-	}{
-		{"[server]", a, b},
-		{"[store]", started.Store, c.Store},
-		{"[queue]", started.Queue, c.Queue},
-		{"[relay]", started.Relay, c.Relay},
-	} {
-		if !reflect.DeepEqual(f.a, f.b) {
-			out = append(out, f.name)
+	return diffFields(out, "engine",
+		caps{int64(started.Engine.MaxPartBytes), int64(started.Engine.MaxStringBytes)},
+		caps{int64(c.Engine.MaxPartBytes), int64(c.Engine.MaxStringBytes)})
+}
+
+// diffFields appends "table.key: old → new" for each field of the structs a
+// and b (of one type) that differs, named by its toml tag.
+func diffFields(out []string, table string, a, b any) []string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := 0; i < va.NumField(); i++ {
+		fa, fb := va.Field(i), vb.Field(i)
+		if reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+			continue
 		}
+		key, _, _ := strings.Cut(va.Type().Field(i).Tag.Get("toml"), ",")
+		if key == "" || key == "-" {
+			key = va.Type().Field(i).Name
+		}
+		show := func(v reflect.Value) string {
+			if strings.Contains(strings.ToLower(key), "pass") || strings.Contains(strings.ToLower(key), "key") {
+				return "…" // no secrets in logs
+			}
+			return fmt.Sprintf("%v", v.Interface())
+		}
+		out = append(out, fmt.Sprintf("%s.%s: %s → %s", table, key, show(fa), show(fb)))
 	}
 	return out
 }

@@ -12,7 +12,7 @@ import (
 // and scripts again and swaps them in if all of it builds. A failure exits
 // 1 with the error (file:line); the rules in force stay.
 func cmdReload(args []string, stdout, stderr io.Writer) error {
-	fset, c, err := controlCommand("reload", args, stderr)
+	fset, c, err := controlCommand("reload", args, "reload [--config F]   (the running server loads its configuration and scripts again)", stderr)
 	if err != nil {
 		return err
 	}
@@ -22,6 +22,10 @@ func cmdReload(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var st reloadStatus
 	if err := controlCall(c, controlRequest{Cmd: "reload"}, &st); err != nil {
+		var nr notRunning
+		if errors.As(err, &nr) {
+			return err
+		}
 		return fmt.Errorf("reload failed, the rules in force stay: %w", err)
 	}
 	fmt.Fprintf(stdout, "reloaded: generation %d, version %s, in %s\n", st.Generation, st.Version, time.Since(start).Round(100*time.Microsecond))
@@ -32,7 +36,7 @@ func cmdReload(args []string, stdout, stderr io.Writer) error {
 // cmdStatus is "sluice status": the running server's rules (generation,
 // last reload error) and queue.
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
-	fset, c, err := controlCommand("status", args, stderr)
+	fset, c, err := controlCommand("status", args, "status [--config F]   (the running server's rules, a failed reload, the queue)", stderr)
 	if err != nil {
 		return err
 	}
@@ -45,7 +49,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	r := st.Rules
 	fmt.Fprintf(stdout, "sluice %s\n", st.Version)
-	fmt.Fprintf(stdout, "rules: generation %d, version %s, loaded %s ago (%d open)\n", r.Generation, r.Version, time.Since(r.LoadedAt).Round(time.Second), r.Open)
+	fmt.Fprintf(stdout, "rules: generation %d, version %s, loaded %s ago (%d open: older ones stay open while they finish their messages)\n", r.Generation, r.Version, time.Since(r.LoadedAt).Round(time.Second), r.Open)
 	printRulesNotes(stdout, r)
 	q := st.Queue
 	fmt.Fprintf(stdout, "queue: %d queued, %d running; %d accepted, %d done, %d retried, %d failed, %d expired\n",

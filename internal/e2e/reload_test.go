@@ -296,6 +296,11 @@ func TestReloadBroken(t *testing.T) {
 	if st := cc.rules(t); st.Generation != 1 || !strings.Contains(st.Error, "sluice.toml:") {
 		t.Fatalf("after a broken configuration, status %+v", st)
 	}
+	// The broken file still locates the server for status and reload.
+	out, err = s.Sluice("status")
+	if exitCode(err) != 1 || !strings.Contains(out, "warning: sluice.toml:") || !strings.Contains(out, "last reload FAILED") {
+		t.Errorf("sluice status with the configuration broken: exit %d\n%s", exitCode(err), out)
+	}
 	saveLikeEditor(t, s.Dir, "sluice.toml", good)
 
 	// Fixed: B goes live, the error is gone.
@@ -340,7 +345,10 @@ func TestReloadBroken(t *testing.T) {
 	// A listener change is not applied live, and said so.
 	saveLikeEditor(t, s.Dir, "sluice.toml", strings.Replace(withDomain, `hostname = "mx.test"`, `hostname = "mx2.test"`, 1))
 	cc.waitGeneration(t, before+4, time.Now())
-	if st := cc.rules(t); !slices.Contains(st.Restart, "[server]") {
-		t.Errorf("a changed [server] is not reported as needing a restart: %+v", st)
+	if st := cc.rules(t); !slices.Contains(st.Restart, "server.hostname: mx.test → mx2.test") {
+		t.Errorf("a changed server.hostname is not reported as needing a restart: %+v", st)
+	}
+	if !strings.Contains(s.Log(), "changed setting needs a restart") {
+		t.Errorf("no warning in the log about the setting that needs a restart")
 	}
 }

@@ -133,7 +133,12 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 	raw := m.Body.Bytes()
 	var failed []failure
 	var temp []error
-	var remote []string
+	var remote, delivered []string
+	defer func() {
+		if len(delivered) > 0 { // the operator's line: where it went
+			p.Logger.Info("delivered", "msg_id", it.ID, "rcpt", strings.Join(delivered, ","), "rules", m.Generation)
+		}
+	}()
 	for i, rcpt := range targets {
 		if _, done := it.Done[rcpt]; done {
 			continue
@@ -143,10 +148,15 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 			continue
 		}
 		// The Maildir's syncs join the spool's grouped ones.
+		got := folder
 		err := p.Local.DeliverSync(ctx, rcpt, folder, bytes.NewReader(raw), it.SyncFiles)
 		if err != nil && errors.Is(err, mailstore.ErrBadFolder) && folder != mailstore.Inbox {
 			p.Logger.Warn("bad folder; delivering to INBOX", "msg_id", it.ID, "folder", folder, "error", err)
-			err = p.Local.DeliverSync(ctx, rcpt, mailstore.Inbox, bytes.NewReader(raw), it.SyncFiles)
+			got = mailstore.Inbox
+			err = p.Local.DeliverSync(ctx, rcpt, got, bytes.NewReader(raw), it.SyncFiles)
+		}
+		if err == nil {
+			delivered = append(delivered, rcpt+" ("+got+")")
 		}
 		switch {
 		case err == nil && i == len(targets)-1 && len(remote) == 0 && len(failed) == 0 && len(temp) == 0:
