@@ -40,7 +40,8 @@ func (w Warning) String() string {
 
 // LintStages reads every stage script through opt.ReadFile (default
 // os.ReadFile), as New does, and returns the warnings of Lint for each
-// script once, in stage order. A script that cannot be read or parsed gives
+// script once, in stage order, then those of LintModule for each file of
+// Options.Modules. A script that cannot be read or parsed gives
 // an error matching ErrScript; the other scripts are still linted.
 func LintStages(opt Options) ([]Warning, error) {
 	read := opt.ReadFile
@@ -60,7 +61,24 @@ func LintStages(opt Options) ([]Warning, error) {
 			errs = append(errs, fmt.Errorf("%w: %s: %v", ErrScript, st.Script, err))
 			continue
 		}
-		ws, err := lint(st.Script, src)
+		ws, err := lint(st.Script, src, false)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s", ErrScript, err.Error()))
+			continue
+		}
+		out = append(out, ws...)
+	}
+	for _, file := range opt.Modules {
+		if done[file] {
+			continue
+		}
+		done[file] = true
+		src, err := read(file)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: %v", ErrScript, file, err))
+			continue
+		}
+		ws, err := lint(file, src, true)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: %s", ErrScript, err.Error()))
 			continue
@@ -91,12 +109,21 @@ func LintStages(opt Options) ([]Warning, error) {
 // check. A script that does not parse gives no warnings: compiling it
 // reports the syntax error.
 func Lint(name string, src []byte) []Warning {
-	ws, _ := lint(name, src)
+	ws, _ := lint(name, src, false)
 	return ws
 }
 
-// lint is Lint that returns the syntax error, in compileSource's format.
-func lint(name string, src []byte) ([]Warning, error) {
+// LintModule is Lint for a file loaded with require: the same checks of
+// globals, without those about hooks (a module defines none; its globals
+// are as accidental as a stage's — it returns what it exports).
+func LintModule(name string, src []byte) []Warning {
+	ws, _ := lint(name, src, true)
+	return ws
+}
+
+// lint is Lint (or LintModule) that returns the syntax error, in
+// compileSource's format.
+func lint(name string, src []byte, module bool) ([]Warning, error) {
 	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
 	if bytes.HasPrefix(src, []byte("#")) { // a shebang line, as compileSource
 		if i := bytes.IndexByte(src, '\n'); i >= 0 {
@@ -110,7 +137,7 @@ func lint(name string, src []byte) ([]Warning, error) {
 		}
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	l := &linter{}
+	l := &linter{module: module}
 	l.block(chunk)
 	known, _ := sandboxGlobals()
 	ws := l.report(name, known)
@@ -184,6 +211,7 @@ type nameAt struct {
 // linter walks a chunk, keeping the local scopes, and records global
 // assignments and reads.
 type linter struct {
+	module     bool              // a file loaded with require, not a stage
 	scopes     []map[string]bool // innermost last
 	fn         *fnInfo           // the function being walked; nil at the top level
 	sets       []globalSet
@@ -442,6 +470,9 @@ func (l *linter) report(file string, known map[string]bool) []Warning {
 	seen := map[string]bool{}
 	for _, s := range l.sets {
 		msg := setMessage(s, topLevel)
+		if l.module && s.fn == nil && !s.explicit {
+			msg = fmt.Sprintf("global '%s' set by a module; declare it local and return it in the module's table", s.name)
+		}
 		key := s.name
 		if s.fn != nil {
 			key += "\x00" + s.fn.String()
@@ -452,11 +483,11 @@ func (l *linter) report(file string, known map[string]bool) []Warning {
 		}
 	}
 	for _, h := range l.localHooks {
-		if !hooks[h.name] {
+		if !hooks[h.name] && !l.module {
 			warn(h.line, "hook '%s' is declared local, so the engine does not see it; remove 'local'", h.name)
 		}
 	}
-	if len(hooks) == 0 && len(l.localHooks) == 0 {
+	if len(hooks) == 0 && len(l.localHooks) == 0 && !l.module {
 		warn(0, "no hook defined; a stage script defines at least one of %s", strings.Join(Hooks, ", "))
 	}
 	reported := map[nameAt]bool{}

@@ -356,3 +356,23 @@ func TestLintStages(t *testing.T) {
 		t.Errorf("got error %v, want ErrScript naming scripts/bad.lua:2: and scripts/gone.lua", err)
 	}
 }
+
+// A module gets the checks of globals but none about hooks.
+func TestLintModule(t *testing.T) {
+	src := "local M = {}\n" +
+		"local function on_data() end\n" + // a local named like a hook: fine in a module
+		"function M.size(s) n = #s return n end\n" +
+		"helper = 1\n" +
+		"return M\n"
+	var got []string
+	for _, w := range LintModule("rules/lib/util.lua", []byte(src)) {
+		got = append(got, w.String())
+	}
+	want := []string{
+		"rules/lib/util.lua:3: warning: global 'n' assigned inside function M.size (line 3); declare it local",
+		"rules/lib/util.lua:4: warning: global 'helper' set by a module; declare it local and return it in the module's table",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

@@ -29,6 +29,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := newLogger(stderr, slog.LevelWarn)
 	opt := engineOptions(c, logger)
+	opt.Modules = modulesOf(c, opt)
 	filters, err := buildFilters(c, logger)
 	if err != nil {
 		return usageError{err}

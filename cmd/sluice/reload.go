@@ -85,21 +85,12 @@ func (s *server) build(c *config.Config, gen int) (*engine.Engine, []engine.Warn
 		}
 		return b, err
 	}
-	warnings, err := engine.LintStages(opt) // reads each stage script once
+	// Every module is compiled up front (a broken one fails the reload
+	// rather than every message that requires it) and is part of the hash.
+	opt.Modules = modulesOf(c, opt)
+	warnings, err := engine.LintStages(opt) // reads each script and module once
 	if err != nil {
 		return nil, nil, err
-	}
-	if c.File != "" && len(c.Stages) > 0 {
-		// Compile every module up front: a broken one fails the reload
-		// rather than every message that requires it.
-		root := opt.ModuleRoot
-		if root == "" {
-			root = path.Dir(opt.Stages[0].Script) // as engine.New's default
-		}
-		opt.Modules = moduleFiles(filepath.FromSlash(root), c.Resolve(c.Store.Dir))
-		for _, f := range opt.Modules {
-			opt.ReadFile(f) // for the version's hash
-		}
 	}
 	opt.ReadFile = read
 	opt.Version = fmt.Sprintf("%d-%s", gen, hex.EncodeToString(h.Sum(nil))[:8])
@@ -131,6 +122,20 @@ func (s *server) build(c *config.Config, gen int) (*engine.Engine, []engine.Warn
 	}
 	s.rules.live.Store(version, eng)
 	return eng, warnings, nil
+}
+
+// modulesOf lists the files require can load for the stages of c: the Lua
+// files under the first stage's folder (not the tests, testdata or the
+// store). The embedded defaults have none.
+func modulesOf(c *config.Config, opt engine.Options) []string {
+	if c.File == "" || len(opt.Stages) == 0 {
+		return nil
+	}
+	root := opt.ModuleRoot
+	if root == "" {
+		root = path.Dir(opt.Stages[0].Script) // as engine.New's default
+	}
+	return moduleFiles(filepath.FromSlash(root), c.Resolve(c.Store.Dir))
 }
 
 func hashFile(h hash.Hash, name string) error {
