@@ -56,6 +56,9 @@ func scriptError(err error) string {
 	msg := err.Error()
 	if errors.As(err, &ae) {
 		msg = ae.Object.String()
+		if t, ok := ae.Object.(*lua.LTable); ok {
+			msg = "error " + fmtValue(t) // error({code = 1}): its content, not its address
+		}
 		if ae.Type == lua.ApiErrorPanic {
 			if strings.Contains(msg, "callstack overflow") {
 				msg = "stack overflow (runaway recursion?)"

@@ -31,7 +31,7 @@ func (tc *testCtx) eq(L *lua.LState) int {
 		L.RaiseError("t.eq: give two values: t.eq(got, want [, message])")
 	}
 	got, want := L.Get(1), L.Get(2)
-	if !luaEqual(got, want, 0) {
+	if !luaEqual(got, want, map[tablePair]bool{}) {
 		failf(L, L.Get(3), "got %s, want %s", fmtValue(got), fmtValue(want))
 	}
 	return 0
@@ -43,7 +43,7 @@ func (tc *testCtx) ne(L *lua.LState) int {
 		L.RaiseError("t.ne: give two values: t.ne(got, other [, message])")
 	}
 	got, other := L.Get(1), L.Get(2)
-	if luaEqual(got, other, 0) {
+	if luaEqual(got, other, map[tablePair]bool{}) {
 		failf(L, L.Get(3), "got %s, want anything else", fmtValue(got))
 	}
 	return 0
@@ -76,7 +76,7 @@ func (tc *testCtx) contains(L *lua.LState) int {
 	case *lua.LTable:
 		found := false
 		x.ForEach(func(_, v lua.LValue) {
-			found = found || luaMatches(v, needle, 0)
+			found = found || luaMatches(v, needle, map[tablePair]bool{})
 		})
 		if !found {
 			failf(L, L.Get(3), "no element of %s matches %s", fmtValue(h), fmtValue(needle))
@@ -130,26 +130,27 @@ func (tc *testCtx) logf(L *lua.LState) int {
 	return 0
 }
 
-// maxCompareDepth stops comparisons of tables that contain themselves.
-const maxCompareDepth = 50
+// tablePair is two tables being compared.
+type tablePair struct{ a, b *lua.LTable }
 
-// luaEqual compares by value; tables by content (metatables ignored).
-func luaEqual(a, b lua.LValue, depth int) bool {
+// luaEqual compares by value; tables by content, recursively (metatables
+// ignored). seen holds the pairs of tables under comparison: a pair met
+// again is taken as equal, so tables that contain themselves compare in
+// finite time, and shared subtables are compared once.
+func luaEqual(a, b lua.LValue, seen map[tablePair]bool) bool {
 	ta, ok1 := a.(*lua.LTable)
 	tb, ok2 := b.(*lua.LTable)
 	if !ok1 || !ok2 {
 		return a == b
 	}
-	if ta == tb {
+	if ta == tb || seen[tablePair{ta, tb}] {
 		return true
 	}
-	if depth > maxCompareDepth {
-		return false
-	}
+	seen[tablePair{ta, tb}] = true
 	n, equal := 0, true
 	ta.ForEach(func(k, v lua.LValue) {
 		n++
-		equal = equal && luaEqual(v, tb.RawGet(k), depth+1)
+		equal = equal && luaEqual(v, tb.RawGet(k), seen)
 	})
 	if !equal {
 		return false
@@ -161,18 +162,22 @@ func luaEqual(a, b lua.LValue, depth int) bool {
 
 // luaMatches reports whether v has the fields of want (when want is a
 // table), or equals it.
-func luaMatches(v, want lua.LValue, depth int) bool {
+func luaMatches(v, want lua.LValue, seen map[tablePair]bool) bool {
 	tw, ok := want.(*lua.LTable)
 	if !ok {
-		return luaEqual(v, want, depth)
+		return luaEqual(v, want, seen)
 	}
 	tv, ok := v.(*lua.LTable)
-	if !ok || depth > maxCompareDepth {
+	if !ok {
 		return false
 	}
+	if seen[tablePair{tv, tw}] {
+		return true
+	}
+	seen[tablePair{tv, tw}] = true
 	match := true
 	tw.ForEach(func(k, w lua.LValue) {
-		match = match && luaMatches(tv.RawGet(k), w, depth+1)
+		match = match && luaMatches(tv.RawGet(k), w, seen)
 	})
 	return match
 }

@@ -26,6 +26,9 @@ type testCtx struct {
 	// filters are the replacements made with t.filter, by name.
 	filters map[string]stdlib.Filter
 	env     TestEnv // made on first use
+	// ended is set when the test's function has returned: a t the script
+	// kept (in an upvalue) must not act for a later test.
+	ended bool
 }
 
 // table builds the t object.
@@ -44,6 +47,9 @@ func (tc *testCtx) table(L *lua.LState) *lua.LTable {
 		"log":      tc.logf,
 	} {
 		t.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			if tc.ended {
+				L.RaiseError("t.%s: the test %q has ended; use the t given to the test that is running", name, tc.name)
+			}
 			if L.GetTop() > 0 && L.Get(1) == t { // t:eq(…)
 				L.Remove(1)
 			}

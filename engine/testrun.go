@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -98,7 +99,8 @@ type TestOptions struct {
 	// load), in order.
 	Report func(TestResult)
 	// ReadFile reads the test file, the modules it requires and the
-	// messages of t.run; default os.ReadFile.
+	// messages of t.run; default: regular files only, up to 64 MiB (a FIFO
+	// or a device named by a test must not hang or exhaust the run).
 	ReadFile func(name string) ([]byte, error)
 	// Limits cap what the test file can build, as for scripts.
 	Limits stdlib.Limits
@@ -134,7 +136,7 @@ func RunTestFile(ctx context.Context, file string, opt TestOptions) []TestResult
 		opt.Timeout = 30 * time.Second
 	}
 	if opt.ReadFile == nil {
-		opt.ReadFile = os.ReadFile
+		opt.ReadFile = readRegular
 	}
 	var out []TestResult
 	report := func(r TestResult) {
@@ -294,6 +296,7 @@ func (tf *testFile) run(parent context.Context, lt *luaTest) (r TestResult, brok
 	L.RemoveContext()
 	L.SetTop(0)
 	tf.s.call.Ctx = nil
+	tc.ended = true // a t kept by the script is refused from now on
 	if cerr := tc.closeEnv(); cerr != nil {
 		log.add("closing the test's environment: " + cerr.Error())
 	}
@@ -352,8 +355,9 @@ func splitWhere(msg, def string) (where, text string) {
 type testLog struct {
 	logger *slog.Logger
 
-	mu    sync.Mutex // guards lines
-	lines []string
+	mu      sync.Mutex // guards lines and dropped
+	lines   []string
+	dropped int // lines over maxLogLines
 }
 
 func newTestLog(level slog.Level) *testLog {
@@ -376,9 +380,24 @@ func (l *testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Caps of a test's log: a test that logs in a loop must not take the
+// process's memory.
+const (
+	maxLogLines = 1000
+	maxLogLine  = 4096
+)
+
 func (l *testLog) add(line string) {
+	if len(line) > maxLogLine {
+		line = line[:maxLogLine] + "…"
+	}
 	l.mu.Lock()
-	l.lines = append(l.lines, line)
+	switch {
+	case len(l.lines) < maxLogLines:
+		l.lines = append(l.lines, line)
+	default:
+		l.dropped++
+	}
 	l.mu.Unlock()
 }
 
@@ -386,5 +405,38 @@ func (l *testLog) add(line string) {
 func (l *testLog) Lines() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]string(nil), l.lines...)
+	out := append([]string(nil), l.lines...)
+	if l.dropped > 0 {
+		out = append(out, fmt.Sprintf("… %d more lines dropped", l.dropped))
+	}
+	return out
+}
+
+// maxFixture caps what readRegular reads.
+const maxFixture = 64 << 20
+
+// readRegular reads a regular file of at most maxFixture bytes.
+func readRegular(name string) ([]byte, error) {
+	// Stat first: opening a FIFO for reading blocks until a writer comes.
+	if fi, err := os.Stat(name); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	if fi.Size() > maxFixture {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a test reads", name, fi.Size(), maxFixture)
+	}
+	return io.ReadAll(io.LimitReader(f, maxFixture))
 }

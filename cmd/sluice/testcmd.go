@@ -89,6 +89,7 @@ func cmdTest(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
