@@ -139,6 +139,7 @@ function T.log(...) end
 ---@field error? string why the scan failed (r.error); makes the verdict "error" unless one is given
 ---@field modified? string the rewritten message, which replaces the message for the later stages
 ---@field on_error? "tempfail"|"accept"|"reject"|"quarantine" default: the configured filter's
+---@field breaker? boolean true: skipped by an open circuit breaker (verdict "disabled", on_error applies)
 
 -- ===========================================================================
 -- The result of t.run (the fields of `sluice run --json`)

@@ -232,7 +232,7 @@ func resultToLua(L *lua.LState, r *Result) lua.LValue {
 // filterAnswer are the keys t.filter takes.
 var filterAnswer = map[string]bool{
 	"verdict": true, "name": true, "score": true, "threshold": true, "symbols": true,
-	"log": true, "error": true, "modified": true, "on_error": true,
+	"log": true, "error": true, "modified": true, "on_error": true, "breaker": true,
 }
 
 // filter is t.filter(name, answer): from now on in this test, the filter
@@ -245,11 +245,11 @@ func (tc *testCtx) filter(L *lua.LState) int {
 	}
 	ans := L.CheckTable(2)
 	var res handoff.Result
-	onError := ""
+	onError, breaker := "", false
 	ans.ForEach(func(k, v lua.LValue) {
 		key, ok := k.(lua.LString)
 		if !ok || !filterAnswer[string(key)] {
-			L.RaiseError("t.filter: unknown field %s (verdict, name, score, threshold, symbols, log, error, modified, on_error)", fmtValue(k))
+			L.RaiseError("t.filter: unknown field %s (verdict, name, score, threshold, symbols, log, error, modified, on_error, breaker)", fmtValue(k))
 		}
 		switch key {
 		case "verdict":
@@ -270,8 +270,23 @@ func (tc *testCtx) filter(L *lua.LState) int {
 			res.Modified = []byte(answerString(L, key, v))
 		case "on_error":
 			onError = answerString(L, key, v)
+		case "breaker":
+			b, ok := v.(lua.LBool)
+			if !ok {
+				L.RaiseError("t.filter: breaker must be a boolean, not %s", v.Type())
+			}
+			breaker = bool(b)
 		}
 	})
+	if breaker {
+		// A filter its circuit breaker skips: "disabled", and a failure,
+		// so that its on_error applies as in the server.
+		if res.Verdict != "" && res.Verdict != handoff.Disabled {
+			L.RaiseError("t.filter: breaker = true goes with the verdict \"disabled\", not %q", res.Verdict)
+		}
+		res.Verdict = handoff.Disabled
+		res.Err = fmt.Errorf("%w (answer of t.filter)", handoff.ErrBreakerOpen)
+	}
 	if res.Verdict == "" {
 		res.Verdict = handoff.Clean
 		if res.Err != nil {
