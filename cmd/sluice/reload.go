@@ -73,13 +73,23 @@ func (s *server) build(c *config.Config, gen int) (*engine.Engine, []engine.Warn
 			return nil, nil, err
 		}
 	}
+	// Each file is read once: the lint, the version's hash and the compile
+	// all see the same bytes, even if an editor is saving meanwhile.
 	read := opt.ReadFile
 	if read == nil {
 		read = os.ReadFile
 	}
+	var mu sync.Mutex
+	seen := map[string][]byte{}
 	opt.ReadFile = func(name string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if b, ok := seen[name]; ok {
+			return b, nil
+		}
 		b, err := read(name)
 		if err == nil {
+			seen[name] = b
 			fmt.Fprintf(h, "%s\x00%d\x00", name, len(b))
 			h.Write(b)
 		}
@@ -88,11 +98,10 @@ func (s *server) build(c *config.Config, gen int) (*engine.Engine, []engine.Warn
 	// Every module is compiled up front (a broken one fails the reload
 	// rather than every message that requires it) and is part of the hash.
 	opt.Modules = modulesOf(c, opt)
-	warnings, err := engine.LintStages(opt) // reads each script and module once
+	warnings, err := engine.LintStages(opt) // reads each script and module
 	if err != nil {
 		return nil, nil, err
 	}
-	opt.ReadFile = read
 	opt.Version = fmt.Sprintf("%d-%s", gen, hex.EncodeToString(h.Sum(nil))[:8])
 	filters, err := buildFilters(c, s.log)
 	if err != nil {
