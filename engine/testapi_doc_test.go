@@ -49,10 +49,11 @@ package engine
 //
 // The section runs from the heading that starts with testDocHeading to the
 // next "## " heading. Its entries have the shape of the rest of the page
-// (see stdlib/apidoc_test.go): a table row of three cells, the first a code
-// span that starts with the name, then a one-line description and a
-// one-line example in one code span. A function is written with its
-// arguments (`t.eq(got, want [, message])`), a field without.
+// (see stdlib/apidoc_test.go; internal/apidoc parses both): a table row of
+// three cells, the first a code span that starts with the name, then a
+// one-line description and a one-line example in one code span. A function
+// is written with its arguments (`t.eq(got, want [, message])`), a field
+// without.
 //
 // # docs/sluice-test.meta.lua
 //
@@ -69,25 +70,17 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"go/scanner"
-	"go/token"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"reflect"
-	"regexp"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/yuin/gopher-lua/parse"
 
+	"github.com/sluicemail/sluice/internal/apidoc"
 	"github.com/sluicemail/sluice/message"
 	"github.com/sluicemail/sluice/stdlib"
 )
@@ -137,17 +130,10 @@ func TestTestAPIDoc(t *testing.T) {
 		t.Error(e)
 	}
 
-	var extra []string
-	for n := range doc {
-		extra = append(extra, strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == ':' })...)
-	}
-	for n := range meta {
-		extra = append(extra, strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == ':' })...)
-	}
-	reg := registeredTestAPI(t, extra)
-	t.Logf("test files reach %d names: %s", len(reg), strings.Join(apiSortedNames(reg), " "))
+	reg := registeredTestAPI(t, append(apidoc.NameParts(doc), apidoc.NameParts(meta)...))
+	t.Logf("test files reach %d names: %s", len(reg), strings.Join(apidoc.SortedKeys(reg), " "))
 
-	for _, n := range apiSortedNames(reg) {
+	for _, n := range apidoc.SortedKeys(reg) {
 		if _, ok := doc[n]; !ok {
 			t.Errorf("%s is registered in test files but missing from the %q section of docs/lua-api.md", n, testDocHeading)
 		}
@@ -155,19 +141,19 @@ func TestTestAPIDoc(t *testing.T) {
 			t.Errorf("%s is registered in test files but missing from docs/sluice-test.meta.lua", n)
 		}
 	}
-	for _, n := range apiSortedNames(doc) {
+	for _, n := range apidoc.SortedKeys(doc) {
 		e := doc[n]
 		kind, ok := reg[n]
 		switch {
 		case !ok:
-			t.Errorf("docs/lua-api.md:%d: %s is documented, but test files cannot reach it%s", e.line, n, testHint(n, reg))
-		case kind == "function" && !e.call:
-			t.Errorf("docs/lua-api.md:%d: %s is a function: write it with its arguments, like `%s(...)`", e.line, n, n)
-		case kind != "function" && e.call:
-			t.Errorf("docs/lua-api.md:%d: %s is not a function: write it without arguments", e.line, n)
+			t.Errorf("docs/lua-api.md:%d: %s is documented, but test files cannot reach it%s", e.Line, n, testHint(n, reg))
+		case kind == "function" && !e.Call:
+			t.Errorf("docs/lua-api.md:%d: %s is a function: write it with its arguments, like `%s(...)`", e.Line, n, n)
+		case kind != "function" && e.Call:
+			t.Errorf("docs/lua-api.md:%d: %s is not a function: write it without arguments", e.Line, n)
 		}
 	}
-	for _, n := range apiSortedNames(meta) {
+	for _, n := range apidoc.SortedKeys(meta) {
 		if _, ok := reg[n]; !ok {
 			t.Errorf("docs/sluice-test.meta.lua:%d: %s is declared, but test files cannot reach it%s", meta[n], n, testHint(n, reg))
 		}
@@ -193,92 +179,48 @@ func testHint(n string, reg map[string]string) string {
 	return ""
 }
 
-// testDocEntry is an entry of the section: its line, and whether the name
-// is written as a call.
-type testDocEntry struct {
-	line int
-	call bool
-}
-
-var (
-	testNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(?:[.:][A-Za-z_][A-Za-z0-9_]*)?`)
-	testCodeSpanRE = regexp.MustCompile("`([^`]+)`")
-	testExampleRE  = regexp.MustCompile("^`[^`]+`$")
-)
-
 // parseTestDoc returns the entries of the test section of docs/lua-api.md
 // and the problems with its layout.
-func parseTestDoc(path string) (map[string]testDocEntry, []string) {
+func parseTestDoc(path string) (map[string]apidoc.Entry, []string) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
 	path = strings.TrimPrefix(path, "../") // as the messages name it
-	entries := map[string]testDocEntry{}
-	var errs []string
-	in, sections := false, 0
-	for i, line := range strings.Split(string(src), "\n") {
-		n := i + 1
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "## ") {
-			in = strings.HasPrefix(line, testDocHeading)
-			if in {
-				sections++
-			}
-			continue
-		}
-		if !in || !strings.HasPrefix(line, "| `") {
-			continue
-		}
-		cells := strings.Split(strings.TrimSuffix(strings.TrimPrefix(line, "|"), "|"), "|")
-		if len(cells) != 3 {
-			errs = append(errs, fmt.Sprintf("%s:%d: an entry has %d cells, want 3 (name, description, example); a | inside a cell must not be there", path, n, len(cells)))
-			continue
-		}
-		for j := range cells {
-			cells[j] = strings.TrimSpace(cells[j])
-		}
-		sig := testCodeSpanRE.FindStringSubmatch(cells[0])
-		if sig == nil {
-			errs = append(errs, fmt.Sprintf("%s:%d: the first cell of an entry must be a code span", path, n))
-			continue
-		}
-		name := testNameRE.FindString(sig[1])
-		rest := sig[1][len(name):]
-		if name == "" || rest != "" && !strings.ContainsAny(rest[:1], "( [") {
-			errs = append(errs, fmt.Sprintf("%s:%d: %q does not start with a Lua name", path, n, sig[1]))
-			continue
-		}
-		if cells[1] == "" {
-			errs = append(errs, fmt.Sprintf("%s:%d: %s: the second cell must be a one-line description", path, n, name))
-		}
-		if !testExampleRE.MatchString(cells[2]) {
-			errs = append(errs, fmt.Sprintf("%s:%d: %s: the third cell must be a one-line example in one code span", path, n, name))
-		}
-		if prev, dup := entries[name]; dup {
-			errs = append(errs, fmt.Sprintf("%s:%d: %s is documented twice (first at line %d)", path, n, name, prev.line))
-			continue
-		}
-		entries[name] = testDocEntry{line: n, call: strings.HasPrefix(rest, "(")}
-	}
+	d, errs := apidoc.ParseDoc(path, src, testDocHeading, true)
 	switch {
-	case sections == 0:
+	case d.Sections == 0:
 		errs = append(errs, fmt.Sprintf("%s: no section starts with %q", path, testDocHeading))
-	case sections > 1:
-		errs = append(errs, fmt.Sprintf("%s: %d sections start with %q, want one", path, sections, testDocHeading))
-	case len(entries) == 0:
+	case d.Sections > 1:
+		errs = append(errs, fmt.Sprintf("%s: %d sections start with %q, want one", path, d.Sections, testDocHeading))
+	case len(d.Entries) == 0:
 		errs = append(errs, fmt.Sprintf("%s: no entries in the section %q", path, testDocHeading))
 	}
-	return entries, errs
+	return d.Entries, errs
 }
 
-var (
-	testMetaClassRE = regexp.MustCompile(`^---@class\s+([A-Za-z_][\w.]*)`)
-	testMetaFieldRE = regexp.MustCompile(`^---@field\s+([A-Za-z_]\w*)\??\s`)
-	testMetaParamRE = regexp.MustCompile(`^---@param\s+([A-Za-z_]\w*|\.\.\.)\??\s`)
-	testMetaFuncRE  = regexp.MustCompile(`^function\s+([A-Za-z_]\w*)(?:([.:])([A-Za-z_]\w*))?\s*\(([^)]*)\)`)
-	testMetaAssgnRE = regexp.MustCompile(`^([A-Za-z_]\w*)\s*=`)
-)
+// testMeta names the classes and functions of docs/sluice-test.meta.lua:
+// every class named sluice.* is in testMetaClasses, and functions are
+// declared with a dot on a table of testMetaLocals.
+var testMeta = apidoc.Meta{
+	Class: func(class string) (string, string) {
+		p, ok := testMetaClasses[class]
+		if !ok && strings.HasPrefix(class, "sluice.") {
+			return "", "class " + class + " is not in testMetaClasses of engine/testapi_doc_test.go"
+		}
+		return p, ""
+	},
+	Func: func(table, sep, member string) (string, string) {
+		prefix, ok := testMetaLocals[table]
+		if !ok {
+			return "", fmt.Sprintf("function %s%s%s: %s is not in testMetaLocals of engine/testapi_doc_test.go", table, sep, member, table)
+		}
+		if sep == ":" {
+			return prefix + "." + member, fmt.Sprintf("declare %s.%s with a dot (t's functions take no self)", table, member)
+		}
+		return prefix + "." + member, ""
+	},
+}
 
 // parseTestMeta returns the names docs/sluice-test.meta.lua declares, with
 // their line numbers, and the problems with the file.
@@ -292,67 +234,8 @@ func parseTestMeta(path string) (map[string]int, []string) {
 	if _, err := parse.Parse(bytes.NewReader(src), path); err != nil {
 		errs = append(errs, fmt.Sprintf("%s: not valid Lua: %v", path, err))
 	}
-	lines := strings.Split(string(src), "\n")
-	if !strings.HasPrefix(lines[0], "---@meta") {
-		errs = append(errs, path+":1: the file must start with ---@meta")
-	}
-	names := map[string]int{}
-	add := func(name string, n int) {
-		if prev, dup := names[name]; dup {
-			errs = append(errs, fmt.Sprintf("%s:%d: %s is declared twice (first at line %d)", path, n, name, prev))
-			return
-		}
-		names[name] = n
-	}
-	var class string    // the class of the comment block
-	var params []string // the ---@param names of the comment block
-	for i, line := range lines {
-		n := i + 1
-		line = strings.TrimRight(line, " \t\r")
-		if strings.HasPrefix(line, "---") {
-			if m := testMetaClassRE.FindStringSubmatch(line); m != nil {
-				class = m[1]
-				if _, ok := testMetaClasses[class]; !ok && strings.HasPrefix(class, "sluice.") {
-					errs = append(errs, fmt.Sprintf("%s:%d: class %s is not in testMetaClasses of engine/testapi_doc_test.go", path, n, class))
-				}
-			} else if m := testMetaFieldRE.FindStringSubmatch(line); m != nil {
-				if class == "" {
-					errs = append(errs, fmt.Sprintf("%s:%d: ---@field %s outside a class", path, n, m[1]))
-				} else if p := testMetaClasses[class]; p != "" {
-					add(p+"."+m[1], n)
-				}
-			} else if m := testMetaParamRE.FindStringSubmatch(line); m != nil {
-				params = append(params, m[1])
-			}
-			continue
-		}
-		blockParams := params
-		class, params = "", nil // a comment block ends at the first other line
-		if m := testMetaFuncRE.FindStringSubmatch(line); m != nil {
-			name := m[1]
-			if m[2] != "" {
-				prefix, ok := testMetaLocals[m[1]]
-				if !ok {
-					errs = append(errs, fmt.Sprintf("%s:%d: function %s%s%s: %s is not in testMetaLocals of engine/testapi_doc_test.go", path, n, m[1], m[2], m[3], m[1]))
-					continue
-				}
-				if m[2] == ":" {
-					errs = append(errs, fmt.Sprintf("%s:%d: declare %s.%s with a dot (t's functions take no self)", path, n, m[1], m[3]))
-				}
-				name = prefix + "." + m[3]
-			}
-			add(name, n)
-			for _, p := range strings.Split(m[4], ",") {
-				if p = strings.TrimSpace(p); p != "" && !slices.Contains(blockParams, p) {
-					errs = append(errs, fmt.Sprintf("%s:%d: %s: parameter %s has no ---@param", path, n, name, p))
-				}
-			}
-			continue
-		}
-		if m := testMetaAssgnRE.FindStringSubmatch(line); m != nil {
-			add(m[1], n) // a global value
-		}
-	}
+	names, metaErrs := apidoc.ParseMeta(path, src, testMeta)
+	errs = append(errs, metaErrs...)
 	if len(names) == 0 {
 		errs = append(errs, path+": declares nothing")
 	}
@@ -509,7 +392,7 @@ func registeredTestAPI(t *testing.T, extra []string) map[string]string {
 		cands[n] = true
 	}
 	var list strings.Builder
-	for _, n := range apiSortedNames(cands) {
+	for _, n := range apidoc.SortedKeys(cands) {
 		fmt.Fprintf(&list, "%q, ", n)
 	}
 
@@ -530,7 +413,10 @@ func registeredTestAPI(t *testing.T, extra []string) map[string]string {
 	found := map[string]map[string]string{}
 	for _, line := range rs[0].Log {
 		if _, js, ok := strings.Cut(line, "apidoc "); ok {
-			scope, names := decodeAPIReport(t, js)
+			scope, names, err := apidoc.DecodeReport(js)
+			if err != nil {
+				t.Fatal(err)
+			}
 			found[scope] = names
 		}
 	}
@@ -562,7 +448,7 @@ func registeredTestAPI(t *testing.T, extra []string) map[string]string {
 		}
 		prefix, ok := testResultScopes[path]
 		if !ok {
-			t.Errorf("the result of t.run has a table at %q with fields %v: add a prefix for it to testResultScopes and document its fields", path, apiSortedNames(names))
+			t.Errorf("the result of t.run has a table at %q with fields %v: add a prefix for it to testResultScopes and document its fields", path, apidoc.SortedKeys(names))
 			continue
 		}
 		for name, kind := range names {
@@ -584,7 +470,7 @@ func registeredTestAPI(t *testing.T, extra []string) map[string]string {
 // candidate names (a Lua list, quoted) it sees as globals.
 func stageAPIGlobals(t *testing.T, list string) map[string]string {
 	t.Helper()
-	logs := &apiReportLog{}
+	logs := &apidoc.LogCapture{}
 	e, err := New(Options{
 		Stages:   []Stage{{Name: "probe", Script: "scripts/probe.lua", Timeout: time.Minute}},
 		ReadFile: files{"scripts/probe.lua": fmt.Sprintf(testAPIStageProbe, list)}.read,
@@ -602,9 +488,13 @@ func stageAPIGlobals(t *testing.T, list string) map[string]string {
 			t.Fatalf("stage probe %s: %s", st.Hook, st.Error)
 		}
 	}
-	for _, msg := range logs.messages() {
+	for _, msg := range logs.Messages() {
 		if js, ok := strings.CutPrefix(msg, "apidoc "); ok {
-			if _, names := decodeAPIReport(t, js); len(names) > 0 {
+			_, names, err := apidoc.DecodeReport(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(names) > 0 {
 				return names
 			}
 		}
@@ -613,85 +503,13 @@ func stageAPIGlobals(t *testing.T, list string) map[string]string {
 	return nil
 }
 
-func decodeAPIReport(t *testing.T, js string) (string, map[string]string) {
-	t.Helper()
-	var r struct {
-		Scope string
-		Names map[string]string
-	}
-	if err := json.Unmarshal([]byte(js), &r); err != nil {
-		t.Fatalf("probe report %q: %v", js, err)
-	}
-	return r.Scope, r.Names
-}
-
 // testCandidates returns the identifier-like string literals of the
 // non-test Go files of engine and stdlib.
 func testCandidates(t *testing.T) map[string]bool {
 	t.Helper()
-	out := map[string]bool{}
-	ident := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	for _, dir := range []string{".", "../stdlib"} {
-		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		if err != nil || len(names) == 0 {
-			t.Fatalf("no Go files in %s: %v", dir, err)
-		}
-		for _, name := range names {
-			if strings.HasSuffix(name, "_test.go") {
-				continue
-			}
-			src, err := os.ReadFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s scanner.Scanner
-			fset := token.NewFileSet()
-			s.Init(fset.AddFile(name, -1, len(src)), src, nil, 0)
-			for {
-				_, tok, lit := s.Scan()
-				if tok == token.EOF {
-					break
-				}
-				if tok != token.STRING {
-					continue
-				}
-				if v, err := strconv.Unquote(lit); err == nil && ident.MatchString(v) {
-					out[v] = true
-				}
-			}
-		}
+	out, err := apidoc.Candidates(".", "../stdlib")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
-}
-
-// apiReportLog is a slog.Handler that keeps the messages of the records.
-type apiReportLog struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (h *apiReportLog) Enabled(context.Context, slog.Level) bool { return true }
-func (h *apiReportLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *apiReportLog) WithGroup(string) slog.Handler            { return h }
-
-func (h *apiReportLog) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.msgs = append(h.msgs, r.Message)
-	return nil
-}
-
-func (h *apiReportLog) messages() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.msgs)
-}
-
-func apiSortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

@@ -84,20 +84,13 @@ package stdlib_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"go/scanner"
-	"go/token"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -106,6 +99,7 @@ import (
 	"github.com/sluicemail/sluice/database"
 	"github.com/sluicemail/sluice/engine"
 	"github.com/sluicemail/sluice/handoff"
+	"github.com/sluicemail/sluice/internal/apidoc"
 	"github.com/sluicemail/sluice/message"
 	"github.com/sluicemail/sluice/stdlib"
 )
@@ -141,15 +135,10 @@ func TestAPIDoc(t *testing.T) {
 		t.Error(e)
 	}
 
-	var extra []string
-	for _, names := range []map[string]int{doc, docOut, meta} {
-		for n := range names {
-			extra = append(extra, strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == ':' })...)
-		}
-	}
-	reg, out := registered(t, extra)
+	extra := append(apidoc.NameParts(doc), apidoc.NameParts(docOut)...)
+	reg, out := registered(t, append(extra, apidoc.NameParts(meta)...))
 
-	for _, n := range sortedKeys(reg) {
+	for _, n := range apidoc.SortedKeys(reg) {
 		if _, ok := doc[n]; !ok {
 			t.Errorf("%s is registered but missing from docs/lua-api.md", n)
 		}
@@ -157,22 +146,22 @@ func TestAPIDoc(t *testing.T) {
 			t.Errorf("%s is registered but missing from docs/sluice.meta.lua", n)
 		}
 	}
-	for _, n := range sortedKeys(doc) {
+	for _, n := range apidoc.SortedKeys(doc) {
 		if !reg[n] {
 			t.Errorf("docs/lua-api.md:%d: %s is documented, but scripts cannot reach it%s", doc[n], n, hint(n, reg, out))
 		}
 	}
-	for _, n := range sortedKeys(meta) {
+	for _, n := range apidoc.SortedKeys(meta) {
 		if !reg[n] {
 			t.Errorf("docs/sluice.meta.lua:%d: %s is declared, but scripts cannot reach it%s", meta[n], n, hint(n, reg, out))
 		}
 	}
-	for _, n := range sortedKeys(out) {
+	for _, n := range apidoc.SortedKeys(out) {
 		if _, ok := docOut[n]; !ok {
 			t.Errorf("%s is a sandbox stand-in that raises \"not available\", but the **Not available** line of docs/lua-api.md does not list it", n)
 		}
 	}
-	for _, n := range sortedKeys(docOut) {
+	for _, n := range apidoc.SortedKeys(docOut) {
 		if !out[n] {
 			t.Errorf("docs/lua-api.md:%d: %s is listed as not available, but the sandbox has no stand-in for it", docOut[n], n)
 		}
@@ -192,89 +181,25 @@ func hint(n string, reg, out map[string]bool) string {
 	return ""
 }
 
-// nameRE is a documented name at the start of a code span.
-var nameRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)(?:([.:])([A-Za-z_][A-Za-z0-9_]*))?`)
-
-// codeSpanRE finds the code spans of a line; exampleRE is a cell that is
-// one code span.
-var (
-	codeSpanRE = regexp.MustCompile("`([^`]+)`")
-	exampleRE  = regexp.MustCompile("^`[^`]+`$")
-)
-
-// parseAPIDoc returns the entries of docs/lua-api.md and the names on its
-// **Not available** line, each with its line number, and the problems
-// with the file's layout.
+// parseAPIDoc returns the entries of docs/lua-api.md (but the section of
+// testAPIHeading) and the names on its **Not available** line, each with
+// its line number, and the problems with the file's layout.
 func parseAPIDoc(path string) (entries, unavailable map[string]int, errs []string) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, []string{err.Error()}
 	}
 	path = strings.TrimPrefix(path, "../") // as the messages name it
-	entries, unavailable = map[string]int{}, map[string]int{}
-	inTestAPI := false // in the section of testAPIHeading
-	for i, line := range strings.Split(string(src), "\n") {
-		n := i + 1
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "## ") {
-			inTestAPI = strings.HasPrefix(line, testAPIHeading)
-		}
-		if inTestAPI {
-			continue
-		}
-		if strings.HasPrefix(line, "**Not available**") {
-			for _, m := range codeSpanRE.FindAllStringSubmatch(line, -1) {
-				unavailable[m[1]] = n
-			}
-			continue
-		}
-		if !strings.HasPrefix(line, "| `") {
-			continue
-		}
-		cells := strings.Split(strings.TrimSuffix(strings.TrimPrefix(line, "|"), "|"), "|")
-		if len(cells) != 3 {
-			errs = append(errs, fmt.Sprintf("%s:%d: an entry has %d cells, want 3 (name, description, example); a | inside a cell must not be there", path, n, len(cells)))
-			continue
-		}
-		for j := range cells {
-			cells[j] = strings.TrimSpace(cells[j])
-		}
-		sig := codeSpanRE.FindStringSubmatch(cells[0])
-		if sig == nil {
-			errs = append(errs, fmt.Sprintf("%s:%d: the first cell of an entry must be a code span", path, n))
-			continue
-		}
-		m := nameRE.FindStringSubmatch(sig[1])
-		if m == nil || len(m[0]) < len(sig[1]) && !strings.ContainsAny(sig[1][len(m[0]):len(m[0])+1], "( [") {
-			errs = append(errs, fmt.Sprintf("%s:%d: %q does not start with a Lua name", path, n, sig[1]))
-			continue
-		}
-		name := m[0]
-		if cells[1] == "" {
-			errs = append(errs, fmt.Sprintf("%s:%d: %s: the second cell must be a one-line description", path, n, name))
-		}
-		if !exampleRE.MatchString(cells[2]) {
-			errs = append(errs, fmt.Sprintf("%s:%d: %s: the third cell must be a one-line example in one code span", path, n, name))
-		}
-		if prev, dup := entries[name]; dup {
-			errs = append(errs, fmt.Sprintf("%s:%d: %s is documented twice (first at line %d)", path, n, name, prev))
-			continue
-		}
-		entries[name] = n
+	d, errs := apidoc.ParseDoc(path, src, testAPIHeading, false)
+	entries = map[string]int{}
+	for name, e := range d.Entries {
+		entries[name] = e.Line
 	}
 	if len(entries) == 0 {
 		errs = append(errs, path+": no entries found")
 	}
-	return entries, unavailable, errs
+	return entries, d.Unavailable, errs
 }
-
-var (
-	metaClassRE = regexp.MustCompile(`^---@class\s+([A-Za-z_][\w.]*)`)
-	metaFieldRE = regexp.MustCompile(`^---@field\s+([A-Za-z_]\w*)\??\s`)
-	metaParamRE = regexp.MustCompile(`^---@param\s+([A-Za-z_]\w*|\.\.\.)\??\s`)
-	metaFuncRE  = regexp.MustCompile(`^function\s+([A-Za-z_]\w*)(?:([.:])([A-Za-z_]\w*))?\s*\(([^)]*)\)`)
-	metaAssgnRE = regexp.MustCompile(`^([A-Za-z_]\w*)\s*=`)
-)
 
 // metaPrefix is the prefix of the names a class of the meta file holds, or
 // "" for a helper type.
@@ -289,6 +214,19 @@ func metaPrefix(class string) string {
 	return ""
 }
 
+// apiMeta names the classes and functions of docs/sluice.meta.lua: a method
+// is declared on the local table of its class (function Msg:header), a
+// library function on the library (function json.encode).
+var apiMeta = apidoc.Meta{
+	Class: func(class string) (string, string) { return metaPrefix(class), "" },
+	Func: func(table, sep, member string) (string, string) {
+		if p, ok := metaClasses[table]; ok {
+			table = p
+		}
+		return table + sep + member, ""
+	},
+}
+
 // parseMeta returns the names docs/sluice.meta.lua declares, with their
 // line numbers, and the problems with the file.
 func parseMeta(path string) (names map[string]int, errs []string) {
@@ -296,65 +234,7 @@ func parseMeta(path string) (names map[string]int, errs []string) {
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
-	path = strings.TrimPrefix(path, "../") // as the messages name it
-	lines := strings.Split(string(src), "\n")
-	if !strings.HasPrefix(lines[0], "---@meta") {
-		errs = append(errs, path+":1: the file must start with ---@meta")
-	}
-	names = map[string]int{}
-	add := func(name string, n int) {
-		if prev, dup := names[name]; dup {
-			errs = append(errs, fmt.Sprintf("%s:%d: %s is declared twice (first at line %d)", path, n, name, prev))
-			return
-		}
-		names[name] = n
-	}
-	var class string    // the class of the comment block
-	var params []string // the ---@param names of the comment block
-	for i, line := range lines {
-		n := i + 1
-		line = strings.TrimRight(line, " \t\r")
-		if strings.HasPrefix(line, "---") {
-			if m := metaClassRE.FindStringSubmatch(line); m != nil {
-				class = m[1]
-			} else if m := metaFieldRE.FindStringSubmatch(line); m != nil {
-				if class == "" {
-					errs = append(errs, fmt.Sprintf("%s:%d: ---@field %s outside a class", path, n, m[1]))
-				} else if p := metaPrefix(class); p != "" {
-					add(p+"."+m[1], n)
-				}
-			} else if m := metaParamRE.FindStringSubmatch(line); m != nil {
-				params = append(params, m[1])
-			}
-			continue
-		}
-		blockClass, blockParams := class, params
-		class, params = "", nil // a comment block ends at the first other line
-		if m := metaFuncRE.FindStringSubmatch(line); m != nil {
-			name := m[1]
-			if m[2] != "" {
-				prefix := m[1]
-				if p, ok := metaClasses[prefix]; ok {
-					prefix = p
-				}
-				name = prefix + m[2] + m[3]
-			}
-			add(name, n)
-			for _, p := range strings.Split(m[4], ",") {
-				if p = strings.TrimSpace(p); p != "" && !slices.Contains(blockParams, p) {
-					errs = append(errs, fmt.Sprintf("%s:%d: %s: parameter %s has no ---@param", path, n, name, p))
-				}
-			}
-			continue
-		}
-		if m := metaAssgnRE.FindStringSubmatch(line); m != nil {
-			if metaPrefix(blockClass) == m[1] {
-				continue // a library table; its members are declared on their own
-			}
-			add(m[1], n)
-		}
-	}
-	return names, errs
+	return apidoc.ParseMeta(strings.TrimPrefix(path, "../"), src, apiMeta)
 }
 
 // registered runs the probe and returns the names scripts can reach and
@@ -373,7 +253,7 @@ func registered(t *testing.T, extra []string) (reg, unavailable map[string]bool)
 		}
 	}
 
-	found := runProbe(t, sortedKeys(cands))
+	found := runProbe(t, apidoc.SortedKeys(cands))
 
 	reg, unavailable = map[string]bool{}, map[string]bool{}
 	for _, h := range engine.Hooks {
@@ -425,38 +305,11 @@ func registered(t *testing.T, extra []string) (reg, unavailable map[string]bool)
 // gopher-lua state with every library open.
 func candidates(t *testing.T) map[string]bool {
 	t.Helper()
-	out := map[string]bool{"_G": true}
-	ident := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	for _, dir := range []string{".", "../engine"} {
-		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("no Go files in %s: %v", dir, err)
-		}
-		for _, file := range files {
-			if strings.HasSuffix(file, "_test.go") {
-				continue
-			}
-			src, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s scanner.Scanner
-			fset := token.NewFileSet()
-			s.Init(fset.AddFile(file, -1, len(src)), src, nil, 0)
-			for {
-				_, tok, lit := s.Scan()
-				if tok == token.EOF {
-					break
-				}
-				if tok != token.STRING {
-					continue
-				}
-				if v, err := strconv.Unquote(lit); err == nil && ident.MatchString(v) {
-					out[v] = true
-				}
-			}
-		}
+	out, err := apidoc.Candidates(".", "../engine")
+	if err != nil {
+		t.Fatal(err)
 	}
+	out["_G"] = true
 	L := lua.NewState()
 	defer L.Close()
 	L.G.Global.ForEach(func(k, v lua.LValue) {
@@ -620,7 +473,7 @@ func runProbe(t *testing.T, cands []string) map[string]map[string]string {
 	scan := handoff.ScannerFunc(func(context.Context, []byte) handoff.Result {
 		return handoff.Result{Verdict: handoff.Disabled, Err: errors.New("probe")}
 	})
-	logs := &logCapture{}
+	logs := &apidoc.LogCapture{}
 	e, err := engine.New(engine.Options{
 		Stages:   []engine.Stage{{Name: "probe", Script: "scripts/probe.lua", Timeout: time.Minute}},
 		ReadFile: func(string) ([]byte, error) { return []byte(src), nil },
@@ -655,56 +508,21 @@ func runProbe(t *testing.T, cands []string) map[string]map[string]string {
 	}
 
 	found := map[string]map[string]string{}
-	for _, msg := range logs.messages() {
+	for _, msg := range logs.Messages() {
 		js, ok := strings.CutPrefix(msg, "apidoc ")
 		if !ok {
 			continue
 		}
-		var r struct {
-			Scope string
-			Names map[string]string
+		scope, names, err := apidoc.DecodeReport(js)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := json.Unmarshal([]byte(js), &r); err != nil {
-			t.Fatalf("probe report %q: %v", js, err)
-		}
-		found[r.Scope] = r.Names
+		found[scope] = names
 	}
 	if len(found["global"]) == 0 {
 		t.Fatal("the probe found no globals")
 	}
 	return found
-}
-
-// logCapture is a slog.Handler that keeps the messages of the records.
-type logCapture struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (h *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logCapture) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *logCapture) WithGroup(string) slog.Handler            { return h }
-
-func (h *logCapture) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.msgs = append(h.msgs, r.Message)
-	return nil
-}
-
-func (h *logCapture) messages() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.msgs)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func mapValues[K comparable, V any](m map[K]V) []V {
