@@ -86,3 +86,24 @@ func TestModulesUpFront(t *testing.T) {
 		t.Errorf("New with a broken module: %v; want ErrScript at scripts/lib/v.lua:LINE", err)
 	}
 }
+
+// math.random with an empty interval is a Lua error at the script's line,
+// as in Lua 5.1, not a panic inside gopher-lua that discards the state.
+func TestMathRandomEmptyInterval(t *testing.T) {
+	e := newEngine(t, `function on_data(msg)
+  local a, b = math.random(3), math.random(2, 4)
+  if a < 1 or a > 3 or b < 2 or b > 4 then error("out of range") end
+  local ok1, e1 = pcall(math.random, 0)
+  local ok2, e2 = pcall(math.random, 5, 1)
+  msg:set_header("X-E", tostring(ok1) .. " " .. e1 .. " / " .. tostring(ok2) .. " " .. e2)
+end`)
+	m := &stdlib.Msg{Body: message.New([]byte(testMessage), message.Options{})}
+	if v := e.Run(context.Background(), "on_data", m, &Result{}); v.Kind != Continue {
+		t.Fatalf("verdict %v", v)
+	}
+	want := "false scripts/s.lua:4: bad argument #1 to 'random' (interval is empty) / " +
+		"false scripts/s.lua:5: bad argument #2 to 'random' (interval is empty)"
+	if got := m.Body.Header("X-E"); got != want {
+		t.Errorf("X-E = %q\nwant  %q", got, want)
+	}
+}

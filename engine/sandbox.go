@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync/atomic"
 
@@ -107,6 +108,7 @@ func (e *Engine) newState() (*state, error) {
 
 	mods := s.lib.Modules()
 	mods["math"] = global.RawGetString("math").(*lua.LTable)
+	mods["math"].RawSetString("random", L.NewFunction(safeRandom))
 	mods["coroutine"] = global.RawGetString("coroutine").(*lua.LTable)
 	for name, t := range mods {
 		p := readOnly(L, name, t)
@@ -270,5 +272,28 @@ func safeSetmetatable(L *lua.LState) int {
 	}
 	L.SetMetatable(t, L.Get(2))
 	L.SetTop(1)
+	return 1
+}
+
+// safeRandom is math.random with Lua 5.1's argument checks: gopher-lua's
+// panics on an empty interval (math.random(0), math.random(5, 1)), which
+// threw the state away instead of raising an error at the script's line.
+func safeRandom(L *lua.LState) int {
+	switch L.GetTop() {
+	case 0:
+		L.Push(lua.LNumber(rand.Float64()))
+	case 1:
+		n := L.CheckInt(1)
+		if n < 1 {
+			L.RaiseError("bad argument #1 to 'random' (interval is empty)")
+		}
+		L.Push(lua.LNumber(rand.IntN(n) + 1))
+	default:
+		lo, hi := L.CheckInt(1), L.CheckInt(2)
+		if lo > hi {
+			L.RaiseError("bad argument #2 to 'random' (interval is empty)")
+		}
+		L.Push(lua.LNumber(lo + rand.IntN(hi-lo+1)))
+	}
 	return 1
 }
