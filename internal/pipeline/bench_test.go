@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -39,19 +38,7 @@ func benchPath(b *testing.B, size int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{
-		Stages: []engine.Stage{{Name: "s", Script: "s.lua", Timeout: 5 * time.Second}},
-		ReadFile: func(name string) ([]byte, error) {
-			if name == "s.lua" {
-				return []byte("function on_queue(msg) end"), nil
-			}
-			return nil, fs.ErrNotExist
-		},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eng.Close()
+	eng := noopEngine(b)
 	log := slog.New(slog.DiscardHandler)
 	p := &Pipeline{
 		Engine:  func(string, string) *engine.Engine { eng.Acquire(); return eng },
