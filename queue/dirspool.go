@@ -27,20 +27,25 @@ type DirOptions struct {
 	Logger *slog.Logger
 }
 
-// DirSpool is a Spool in a local folder. Per message ID it keeps:
+// DirSpool is a Spool in a local folder. It keeps:
 //
-//	ID.eml   the message bytes, as received
-//	ID.json  envelope and state ({"v":1, "id": …}); replaced atomically
-//	         (temporary file, fdatasync, rename, folder fsync)
+//	seg-SEQ  segments: the messages as received, each followed by its
+//	         envelope and state ({"v":1, "id": …}) as stored by Create or
+//	         CommitState, the commit mark; see segPrefix
+//	ID.json  a message's envelope and state as saved later (SaveState,
+//	         after a retry): it replaces the one in the segment; replaced
+//	         atomically (temporary file, fdatasync, rename, folder fsync)
 //	ID.log   delivery records, one JSON line each, appended and
-//	         fdatasync'd (cheaper than rewriting ID.json per recipient);
+//	         fdatasync'd (cheaper than rewriting the state per recipient);
 //	         created by the first Record only
 //
-// ID.json is the commit mark: Create writes ID.eml, then ID.json, then syncs
-// both and the folder before it returns, and a message counts as stored only
-// if ID.json parses and ID.eml has the size it gives. OpenDir removes what a
-// crash left of unfinished work (messages without that mark, temporary
-// files). A lock file (.lock, flock) keeps a second process out.
+// Storing and removing a message create and delete no file (but the
+// Maildir's), which on ext4 was most of the spool's cost. Messages stored
+// by earlier versions, one ID.eml (the bytes) and one ID.json (the commit
+// mark) each, are read, delivered and removed as they are. OpenDir removes
+// what a crash left of unfinished work (bodies without a commit mark, the
+// torn end of a segment, temporary files). A lock file (.lock, flock)
+// keeps a second process out.
 type DirSpool struct {
 	dir    string
 	dirf   *os.File // the folder, for fsync
@@ -55,6 +60,13 @@ type DirSpool struct {
 	// there.
 	logs sync.Map
 
+	mu      sync.Mutex
+	msgs    map[string]*loc     // stored messages, committed or being stored
+	segs    map[uint64]*segment // open segment files
+	free    []*segment          // segments that take records, not leased
+	nextSeq uint64
+	removed int // files OpenDir removed
+
 	fault func(op string) error // tests: fails the named step when non-nil
 }
 
@@ -65,7 +77,7 @@ var _ Spool = (*DirSpool)(nil)
 // messages (never acknowledged, since Create had not returned), leftover
 // temporary files and stray delivery logs, logging each.
 func OpenDir(dir string, opt DirOptions) (*DirSpool, error) {
-	s := &DirSpool{dir: dir, log: opt.Logger}
+	s := &DirSpool{dir: dir, log: opt.Logger, msgs: make(map[string]*loc), segs: make(map[uint64]*segment)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -157,90 +169,21 @@ func decodeState(id string, b []byte) (*Item, error) {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
-// Create implements Spool.
+// Create implements Spool: CreateBody and CommitState in one call (two
+// syncs: the body must be durable before its commit mark is written).
 func (s *DirSpool) Create(ctx context.Context, it *Item, body io.Reader) error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
 	gen := it.ID == ""
-	if !gen {
-		if err := checkID(it.ID); err != nil {
-			return err
-		}
-	}
-	if err := s.check("create"); err != nil {
-		return fmt.Errorf("%w: create: %w", ErrSpool, err)
-	}
-	var eml *os.File
-	for try := 0; ; try++ {
-		if gen {
-			it.ID = NewID()
-		}
-		f, err := os.OpenFile(s.path(it.ID, ".eml"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			eml = f
-			break
-		}
-		if errors.Is(err, fs.ErrExist) {
-			if gen && try < 3 {
-				continue
-			}
-			id := it.ID
-			if gen {
-				it.ID = ""
-			}
-			return fmt.Errorf("%w: %s", ErrExists, id)
-		}
+	if err := s.CreateBody(ctx, it, body); err != nil {
 		if gen {
 			it.ID = ""
 		}
-		return fmt.Errorf("%w: create: %w", ErrSpool, err)
-	}
-	err := s.create(ctx, it, eml, body)
-	if err != nil {
-		os.Remove(s.path(it.ID, ".eml"))
-		os.Remove(s.path(it.ID, ".json"))
-		if gen {
-			it.ID = ""
-		}
-	}
-	return err
-}
-
-// create writes the body into eml, then ID.json, and syncs both and the
-// folder. It closes eml; the caller removes the files on error.
-func (s *DirSpool) create(ctx context.Context, it *Item, eml *os.File, body io.Reader) error {
-	files := []*os.File{eml}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	n, err := s.copyBody(ctx, eml, body)
-	if err != nil {
 		return err
 	}
-	it.Size = n
-	b, err := encodeState(it)
-	if err != nil {
-		return fmt.Errorf("queue: create %s: %w", it.ID, err)
-	}
-	if err := s.check("json"); err != nil {
-		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
-	}
-	js, err := os.OpenFile(s.path(it.ID, ".json"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
-	}
-	files = append(files, js)
-	if _, err := js.Write(b); err != nil {
-		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
-	}
-	if err := s.check("sync"); err != nil {
-		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
-	}
-	if err := s.syncer.sync(files, true); err != nil {
-		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
+	if err := s.CommitState(ctx, it); err != nil {
+		if gen {
+			it.ID = ""
+		}
+		return err
 	}
 	return nil
 }
@@ -291,6 +234,17 @@ func (s *DirSpool) Open(id string) (Body, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
+	l, ok := s.lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if l.seg != nil {
+		f, err := os.Open(l.seg.path)
+		if err != nil {
+			return nil, notFound(id, err) // removed meanwhile
+		}
+		return &fileBody{io.NewSectionReader(f, l.bodyOff(), l.size), f}, nil
+	}
 	f, err := os.Open(s.path(id, ".eml"))
 	if err != nil {
 		return nil, notFound(id, err)
@@ -318,11 +272,22 @@ func (s *DirSpool) Load(id string) (*Item, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(s.path(id, ".json"))
-	if err != nil {
-		return nil, notFound(id, err)
+	l, ok := s.lookup(id)
+	if !ok || !l.committed {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	it, err := decodeState(id, b)
+	var it *Item
+	var err error
+	if l.seg != nil && !l.side {
+		it, err = s.readState(id, &l)
+	} else {
+		var b []byte
+		b, err = os.ReadFile(s.path(id, ".json"))
+		if err != nil {
+			return nil, notFound(id, err)
+		}
+		it, err = decodeState(id, b)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("queue: load %s: %w", id, err)
 	}
@@ -375,8 +340,8 @@ func (s *DirSpool) SaveState(ctx context.Context, it *Item) error {
 	if err := checkID(it.ID); err != nil {
 		return err
 	}
-	if _, err := os.Stat(s.path(it.ID, ".json")); err != nil {
-		return notFound(it.ID, err)
+	if l, ok := s.lookup(it.ID); !ok || !l.committed {
+		return fmt.Errorf("%w: %s", ErrNotFound, it.ID)
 	}
 	b, err := encodeState(it)
 	if err != nil {
@@ -385,6 +350,11 @@ func (s *DirSpool) SaveState(ctx context.Context, it *Item) error {
 	if err := s.replace(it.ID, b); err != nil {
 		return fmt.Errorf("%w: save %s: %w", ErrSpool, it.ID, err)
 	}
+	s.mu.Lock()
+	if l := s.msgs[it.ID]; l != nil {
+		l.side = true
+	}
+	s.mu.Unlock()
 	return nil
 }
 
@@ -426,8 +396,8 @@ func (s *DirSpool) Record(ctx context.Context, id, rcpt string, rec DeliveryReco
 	if err := checkID(id); err != nil {
 		return err
 	}
-	if _, err := os.Stat(s.path(id, ".json")); err != nil {
-		return notFound(id, err)
+	if l, ok := s.lookup(id); !ok || !l.committed {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	b, err := json.Marshal(logLine{Rcpt: rcpt, DeliveryRecord: rec})
 	if err != nil {
@@ -480,41 +450,115 @@ func (s *DirSpool) appendLog(id string, line []byte) error {
 	return s.syncer.sync([]*os.File{f}, created)
 }
 
-// Remove implements Spool. ID.json goes first, so that a crash in the middle
-// leaves only files that OpenDir cleans up.
+// Remove implements Spool.
 func (s *DirSpool) Remove(ctx context.Context, id string) error {
-	if err := s.remove(id); err != nil {
-		return err
-	}
-	if err := s.syncer.sync(nil, true); err != nil {
-		return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
-	}
-	return nil
+	return s.removeMsg(id, false)
 }
 
-// RemoveDone implements DoneRemover: it removes the files like Remove but
-// does not wait for the folder's sync. The removal becomes durable with the
-// next sync of the spool for any other message, or within a second
-// (laterDelay) when none comes.
+// RemoveDone implements DoneRemover: it removes the message like Remove
+// but, when the spool syncs with syncfs, does not wait for the removal to
+// be durable. It becomes durable with the next sync of the spool for any
+// other message, or within a second (laterDelay) when none comes.
 func (s *DirSpool) RemoveDone(ctx context.Context, id string) error {
-	if err := s.remove(id); err != nil {
-		return err
-	}
-	if err := s.syncer.later(); err != nil {
-		return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
-	}
-	return nil
+	return s.removeMsg(id, true)
 }
 
-// remove unlinks the files of a message: ID.json first, then ID.eml, then
-// ID.log if it exists.
-func (s *DirSpool) remove(id string) error {
+// removeMsg removes a message: the dead flag of its body record first (from
+// then on it is gone after a crash), synced unless lazy allows otherwise,
+// then its ID.json and ID.log. A message of the per-message layout loses
+// ID.json first, then ID.eml and ID.log.
+func (s *DirSpool) removeMsg(id string, lazy bool) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
 	if err := checkID(id); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	l := s.msgs[id]
+	committed := l != nil && l.committed
+	s.mu.Unlock()
+	if !committed {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if l.seg == nil {
+		if err := s.removeFiles(id); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		delete(s.msgs, id)
+		s.mu.Unlock()
+		if lazy {
+			err := s.syncer.later()
+			if err != nil {
+				return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
+			}
+			return nil
+		}
+		if err := s.syncer.sync(nil, true); err != nil {
+			return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
+		}
+		return nil
+	}
+	err := s.check("remove")
+	if err == nil {
+		err = markDead(l)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
+	}
+	_, hasLog := s.logs.Load(id)
+	s.mu.Lock()
+	side := l.side
+	s.mu.Unlock()
+	if lazy && !side && !hasLog && s.syncer.mode == SyncFS {
+		err = s.syncer.later()
+	} else {
+		err = s.syncer.sync([]*os.File{l.seg.f}, false)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: remove %s: %w", ErrSpool, id, err)
+	}
+	if side || hasLog {
+		// Only now: should the flag be lost, the state and the records
+		// must still be there.
+		if side {
+			if e := os.Remove(s.path(id, ".json")); e != nil && !errors.Is(e, fs.ErrNotExist) {
+				err = e
+			}
+		}
+		if hasLog {
+			if e := os.Remove(s.path(id, ".log")); e == nil || errors.Is(e, fs.ErrNotExist) {
+				s.logs.Delete(id)
+			} else if err == nil {
+				err = e
+			}
+		}
+		s.syncer.later()
+	}
+	s.forgetMsg(id, l)
+	if err != nil {
+		// The message is gone; a file left behind is removed by the next
+		// OpenDir.
+		s.log.Warn("queue: cannot remove a file of a removed message", "msg_id", id, "err", err)
+	}
+	return nil
+}
+
+// lookup returns a copy of where id is stored.
+func (s *DirSpool) lookup(id string) (loc, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.msgs[id]
+	if l == nil {
+		return loc{}, false
+	}
+	return *l, true
+}
+
+// removeFiles unlinks the files of a message of the per-message layout:
+// ID.json first, then ID.eml, then ID.log if it exists.
+func (s *DirSpool) removeFiles(id string) error {
 	err := os.Remove(s.path(id, ".json"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -555,17 +599,7 @@ func (s *DirSpool) List() ([]string, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	ents, err := os.ReadDir(s.dir) // sorted by name, so by ID
-	if err != nil {
-		return nil, fmt.Errorf("queue: list: %w", err)
-	}
-	var ids []string
-	for _, e := range ents {
-		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok && ValidID(id) {
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
+	return s.committedIDs(), nil
 }
 
 // Close implements Spool. It waits for the sync goroutine.
@@ -573,22 +607,27 @@ func (s *DirSpool) Close() error {
 	s.once.Do(func() {
 		s.closed.Store(true)
 		s.syncer.close()
+		s.closeSegments()
 		s.dirf.Close()
 		s.lockf.Close()
 	})
 	return nil
 }
 
-// cleanup removes what a crash left behind (see OpenDir).
+// cleanup reads the segments and the per-message files, and removes what
+// a crash left behind (see OpenDir).
 func (s *DirSpool) cleanup() error {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("queue: open %s: %w", s.dir, err)
 	}
+	if err := s.openSegments(ents); err != nil {
+		return err
+	}
 	type files struct{ eml, json, log bool }
 	byID := make(map[string]*files)
 	var ids []string
-	removed := 0
+	removed := s.removed
 	remove := func(name, why string, level slog.Level) {
 		if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Error("queue: cannot remove leftover file", "file", name, "err", err)
@@ -624,6 +663,17 @@ func (s *DirSpool) cleanup() error {
 	}
 	for _, id := range ids {
 		f := byID[id]
+		if l := s.msgs[id]; l != nil {
+			// A message in a segment: ID.json and ID.log are its own.
+			l.side = f.json
+			if f.log {
+				s.logs.Store(id, struct{}{})
+			}
+			if f.eml {
+				remove(id+".eml", "stray body of a message stored in a segment", slog.LevelWarn)
+			}
+			continue
+		}
 		switch {
 		case f.json && f.eml:
 			if why := s.checkCommitted(id); why != "" {
@@ -633,13 +683,16 @@ func (s *DirSpool) cleanup() error {
 				if f.log {
 					remove(id+".log", why, slog.LevelWarn)
 				}
-			} else if f.log {
+				continue
+			}
+			s.msgs[id] = &loc{committed: true}
+			if f.log {
 				s.logs.Store(id, struct{}{})
 			}
 		case f.json:
-			remove(id+".json", "message whose body is missing", slog.LevelError)
+			remove(id+".json", "state of a removed message (or one whose body is missing)", slog.LevelInfo)
 			if f.log {
-				remove(id+".log", "delivery log of a message whose body is missing", slog.LevelError)
+				remove(id+".log", "delivery log of a removed message", slog.LevelInfo)
 			}
 		case f.eml:
 			remove(id+".eml", "partial message, never acknowledged (no envelope)", slog.LevelWarn)

@@ -28,7 +28,9 @@ func openDir(t testing.TB, dir string, opt DirOptions) *DirSpool {
 	return s
 }
 
-// dirNames lists the names in dir, .lock excepted.
+// dirNames lists what dir holds, sorted: the names of its files, .lock
+// excepted, but for a segment the IDs of the bodies it holds that are not
+// dead (committed or not), and nothing for a segment without any.
 func dirNames(t testing.TB, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -37,11 +39,38 @@ func dirNames(t testing.TB, dir string) []string {
 	}
 	var names []string
 	for _, e := range ents {
-		if e.Name() != ".lock" {
+		switch {
+		case e.Name() == ".lock":
+		case strings.HasPrefix(e.Name(), segPrefix):
+			names = append(names, liveBodies(t, filepath.Join(dir, e.Name()))...)
+		default:
 			names = append(names, e.Name())
 		}
 	}
+	slices.Sort(names)
 	return names
+}
+
+// liveBodies returns the IDs of the body records of a segment file that are
+// not dead, up to its first invalid header.
+func liveBodies(t testing.TB, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for off := 0; len(b)-off >= recHeader+idLen; {
+		h, ok := parseHeader(b[off : off+recHeader])
+		if !ok {
+			break
+		}
+		if h.kind == kindBody && !h.dead {
+			ids = append(ids, string(b[off+recHeader:off+recHeader+idLen]))
+		}
+		off += recHeader + h.idl + int(h.n)
+	}
+	return ids
 }
 
 func TestDirSpool(t *testing.T) {
@@ -65,19 +94,27 @@ func TestDirSpoolFiles(t *testing.T) {
 	if err := s.Record(t.Context(), it.ID, "b@y", DeliveryRecord{Result: Delivered}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{it.ID + ".eml", it.ID + ".json", it.ID + ".log"}
+	want := []string{it.ID, it.ID + ".log"}
 	if got := dirNames(t, dir); !slices.Equal(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
+	}
+	it.Attempts = 1
+	if err := s.SaveState(t.Context(), it); err != nil {
+		t.Fatal(err)
 	}
 	if runtime.GOOS != "windows" {
 		fi, _ := os.Stat(dir)
 		if fi.Mode().Perm() != 0o700 {
 			t.Errorf("folder mode %v, want 0700", fi.Mode().Perm())
 		}
-		for _, name := range want {
-			fi, _ := os.Stat(filepath.Join(dir, name))
+		ents, _ := os.ReadDir(dir)
+		if len(ents) != 4 { // .lock, the segment, ID.json, ID.log
+			t.Errorf("files: %v", ents)
+		}
+		for _, e := range ents {
+			fi, _ := e.Info()
 			if fi.Mode().Perm() != 0o600 {
-				t.Errorf("%s mode %v, want 0600", name, fi.Mode().Perm())
+				t.Errorf("%s mode %v, want 0600", e.Name(), fi.Mode().Perm())
 			}
 		}
 	}
@@ -87,27 +124,29 @@ func TestDirSpoolFiles(t *testing.T) {
 	}
 }
 
-// TestDirSpoolRecovery lays out what crashes leave behind and checks that
-// OpenDir keeps exactly the messages whose Create had finished.
+// TestDirSpoolRecovery lays out what crashes leave behind in the layout of
+// earlier versions (one ID.eml and one ID.json per message) and checks that
+// OpenDir keeps exactly the messages whose Create had finished, and that
+// they are read, recorded and removed as before.
 func TestDirSpoolRecovery(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "queue")
-	s := openDir(t, dir, DirOptions{})
-	good := &Item{Envelope: Envelope{From: "a@x", Rcpt: []string{"b@y"}}}
-	if err := s.Create(t.Context(), good, strings.NewReader("good body")); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Record(t.Context(), good.ID, "b@y", DeliveryRecord{Result: Delivered}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-
 	write := func(name, content string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	goodJSON, _ := os.ReadFile(filepath.Join(dir, good.ID+".json"))
+	good := &Item{Envelope: Envelope{ID: NewID(), From: "a@x", Rcpt: []string{"b@y"}, Size: 9}}
+	goodJSON, err := encodeState(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(good.ID+".eml", "good body")
+	write(good.ID+".json", string(goodJSON))
+	write(good.ID+".log", `{"rcpt":"b@y","when":"2025-01-01T00:00:00Z","result":"delivered"}`+"\n")
 	orphan, empty, torn, short, noBody, strayLog := NewID(), NewID(), NewID(), NewID(), NewID(), NewID()
 	write(orphan+".eml", "body without envelope")                                                    // killed before ID.json
 	write(empty+".eml", "body")                                                                      // killed between create and write of ID.json
@@ -133,8 +172,17 @@ func TestDirSpoolRecovery(t *testing.T) {
 		t.Errorf("files after recovery:\n got %v\nwant %v", got, want)
 	}
 	it, err := s2.Load(good.ID)
-	if err != nil || it.Done["b@y"].Result != Delivered {
+	if err != nil || it.Done["b@y"].Result != Delivered || it.From != "a@x" {
 		t.Errorf("good message after recovery: %+v, %v", it, err)
+	}
+	if b, err := s2.Open(good.ID); err != nil {
+		t.Error(err)
+	} else {
+		got, _ := io.ReadAll(b)
+		b.Close()
+		if string(got) != "good body" {
+			t.Errorf("body = %q", got)
+		}
 	}
 	out := logs.String()
 	for _, id := range []string{orphan, empty, torn, short, noBody, strayLog} {
@@ -144,6 +192,17 @@ func TestDirSpoolRecovery(t *testing.T) {
 	}
 	if !strings.Contains(out, "never acknowledged") || !strings.Contains(out, "body has 2 of 9 bytes") {
 		t.Errorf("log does not say why:\n%s", out)
+	}
+	// New messages go to a segment beside it; the old one is removed as
+	// it was stored.
+	if err := s2.Create(t.Context(), &Item{Envelope: Envelope{Rcpt: []string{"c@y"}}}, strings.NewReader("new")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Remove(t.Context(), good.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := dirNames(t, dir); len(got) != 2 || got[1] != "README" {
+		t.Errorf("files after Remove: %v, want the new message and README", got)
 	}
 }
 
@@ -242,6 +301,24 @@ func TestDirSpoolFaults(t *testing.T) {
 			if names := dirNames(t, dir); len(names) != 0 {
 				t.Errorf("left behind: %v", names)
 			}
+			s.fault = nil
+			if ids, _ := s.List(); len(ids) != 0 {
+				t.Errorf("List after a failed Create = %v", ids)
+			}
+			// The spool goes on: the next message is stored and read back.
+			next := &Item{Envelope: Envelope{Rcpt: []string{"a@x"}}}
+			if err := s.Create(t.Context(), next, strings.NewReader("next")); err != nil {
+				t.Fatalf("Create after the failure: %v", err)
+			}
+			if b, err := s.Open(next.ID); err != nil {
+				t.Error(err)
+			} else {
+				got, _ := io.ReadAll(b)
+				b.Close()
+				if string(got) != "next" {
+					t.Errorf("next body = %q", got)
+				}
+			}
 			if it.ID != "" {
 				t.Errorf("failed Create left ID %q on the item", it.ID)
 			}
@@ -267,8 +344,8 @@ func TestDirSpoolFaults(t *testing.T) {
 		if err != nil || got.Attempts != 0 || len(got.Done) != 0 {
 			t.Errorf("after failed saves: %+v, %v; want the old state", got, err)
 		}
-		if names := dirNames(t, dir); len(names) != 2 {
-			t.Errorf("files = %v, want the message's two", names)
+		if names := dirNames(t, dir); len(names) != 1 {
+			t.Errorf("files = %v, want the message alone", names)
 		}
 	})
 }

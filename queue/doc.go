@@ -52,9 +52,11 @@
 //
 // Spool is the storage interface (a local folder now, NATS JetStream
 // later); testSpool in spool_suite_test.go is its conformance suite.
-// DirSpool's layout is described on its type: per message ID.eml (the
-// bytes), ID.json (envelope and state, the commit mark) and ID.log
-// (delivery records, appended). DirOptions.Sync chooses how it syncs; the
+// DirSpool's layout is described on its type and on segPrefix: messages
+// and their envelopes are records in shared append-only segment files, so
+// that storing and removing a message creates and deletes no file; a state
+// saved after a retry (ID.json) and delivery records (ID.log) are files
+// beside them. DirOptions.Sync chooses how it syncs; the
 // grouped modes use one goroutine that serves every request pending when
 // it wakes (while one batch syncs, the next gathers):
 //
@@ -62,8 +64,8 @@
 //     cache flush for all the messages of the batch.
 //   - SyncBatch: start write-back of every file of the batch, fdatasync
 //     each, then one fsync of the folder.
-//   - SyncEach (no grouping): every Accept fdatasyncs its two files and
-//     fsyncs the folder itself.
+//   - SyncEach (no grouping): every call fdatasyncs its own files (and
+//     fsyncs the folder when it changed it).
 //   - SyncAuto, the default, is SyncFS on Linux 5.8+ (amd64, arm64),
 //     else SyncBatch.
 //
@@ -75,18 +77,28 @@
 // calls per message from 4.9 to 1.5 (bench/syscalls.sh).
 //
 // Syncs that nobody waits for are folded into the others: RemoveDone (a
-// message whose every recipient has a durable record) unlinks its files and
-// leaves the folder's sync to the next grouped sync for any message, or to
-// the syncer after a second (laterDelay) when none comes. Item.SyncFiles
+// message whose every recipient has a durable record) marks its body dead
+// and, with SyncFS, leaves the sync to the next grouped sync for any
+// message, or to the syncer after a second (laterDelay) when none comes;
+// so do the unlinks of a message's ID.json and ID.log. Item.SyncFiles
 // lets a delivery (the Maildir file, then its folder) join the grouped
 // syncfs when the files are on the spool's file system.
 //
 // Per message with one local recipient, the server's path makes five sync
 // requests — the body (CreateBody), the envelope (CommitState), the Maildir
 // file and then its folder (Item.SyncFiles), the removal (which stands in
-// for the delivery record, Item.RecordLast) — and creates three files:
-// ID.eml, ID.json and the Maildir file. ID.log is created only when a
-// record is written (several recipients, a retry).
+// for the delivery record, Item.RecordLast) — and creates one file, the
+// Maildir's; the spool writes three records into a segment (body, state,
+// then one byte: the dead flag). ID.log is created only when a record is
+// written (several recipients, a retry), ID.json only by a retry.
+//
+// Segments were measured against the earlier layout of one ID.eml and one
+// ID.json per message (bench/README.md): on ext4 without a journal, where
+// creating a file scans past the inodes deleted in the last seconds to
+// minutes, they took the server's CPU per 4 KiB message from ~1100 µs to
+// ~650. Their cost: a segment (32 MiB at most, segMax) stays on disk until
+// its last message is gone, so one message retried for days keeps its
+// segment; and OpenDir reads every record header (not the bodies).
 //
 // # Measurements
 //
@@ -131,10 +143,9 @@
 // msgs/s at about 65 µs CPU per message doing no work, and 2.3–4.6k msgs/s
 // at 160–220 µs per message with Accept (SyncFS): 30–40 % of the no-work
 // rate (best run 39 %), at the 40 % target but not reliably above it on
-// this shared VM. About three quarters of the queue's share is kernel work
-// for the two files (two creates, write-back); the lever for more is one
-// file per message (the envelope inside the message file, or a shared
-// envelope journal), not Go code.
+// this shared VM. About three quarters of the queue's share was kernel work
+// for the two files (two creates, write-back): the figures above are of
+// that per-message layout, which segments have since replaced.
 //
 // The server's whole message path without SMTP and Lua — Receive, Commit,
 // and the worker's attempt with one Maildir delivery, until the spool is

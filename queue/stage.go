@@ -2,10 +2,8 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 )
 
@@ -28,7 +26,8 @@ type Stager interface {
 
 var _ Stager = (*DirSpool)(nil)
 
-// CreateBody implements Stager.
+// CreateBody implements Stager: the body becomes a record in a segment the
+// call leases until CommitState or DropBody.
 func (s *DirSpool) CreateBody(ctx context.Context, it *Item, body io.Reader) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -38,33 +37,26 @@ func (s *DirSpool) CreateBody(ctx context.Context, it *Item, body io.Reader) err
 	} else if err := checkID(it.ID); err != nil {
 		return err
 	}
-	if err := s.check("create"); err != nil {
-		return fmt.Errorf("%w: create: %w", ErrSpool, err)
-	}
-	f, err := os.OpenFile(s.path(it.ID, ".eml"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
+	if _, ok := s.lookup(it.ID); ok {
 		return fmt.Errorf("%w: %s", ErrExists, it.ID)
 	}
-	if err != nil {
-		return fmt.Errorf("%w: create: %w", ErrSpool, err)
-	}
-	n, err := s.copyBody(ctx, f, body)
-	if err == nil {
-		err = s.syncer.sync([]*os.File{f}, true)
-		if err != nil {
-			err = fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
-		}
-	}
-	f.Close()
-	if err != nil {
-		os.Remove(s.path(it.ID, ".eml"))
+	if err := s.writeBody(ctx, it, body); err != nil {
 		return err
 	}
-	it.Size = n
+	l, _ := s.lookup(it.ID)
+	err := s.check("sync")
+	if err == nil {
+		err = s.syncer.sync([]*os.File{l.seg.f}, false)
+	}
+	if err != nil {
+		s.DropBody(it.ID)
+		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
+	}
 	return nil
 }
 
-// CommitState implements Stager.
+// CommitState implements Stager: the state record goes right after the
+// body, in the segment CreateBody leased, and the lease ends.
 func (s *DirSpool) CommitState(ctx context.Context, it *Item) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -72,26 +64,29 @@ func (s *DirSpool) CommitState(ctx context.Context, it *Item) error {
 	if err := checkID(it.ID); err != nil {
 		return err
 	}
-	b, err := encodeState(it)
-	if err != nil {
-		return fmt.Errorf("queue: commit %s: %w", it.ID, err)
+	s.mu.Lock()
+	l := s.msgs[it.ID]
+	ok := l != nil && l.leased
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s (no body stored by CreateBody)", ErrNotFound, it.ID)
 	}
-	if err := s.check("json"); err != nil {
-		return fmt.Errorf("%w: commit %s: %w", ErrSpool, it.ID, err)
-	}
-	js, err := os.OpenFile(s.path(it.ID, ".json"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("%w: commit %s: %w", ErrSpool, it.ID, err)
-	}
-	_, err = js.Write(b)
+	err := s.writeState(it, l)
 	if err == nil {
-		err = s.syncer.sync([]*os.File{js}, true)
+		if err = s.check("sync"); err == nil {
+			err = s.syncer.sync([]*os.File{l.seg.f}, false)
+		}
 	}
-	js.Close()
 	if err != nil {
-		os.Remove(s.path(it.ID, ".json"))
+		// Not acknowledged: the body goes, and with it the segment's
+		// future (what is on disk after a failed sync is unknown).
+		s.dropBody(it.ID, true)
 		return fmt.Errorf("%w: commit %s: %w", ErrSpool, it.ID, err)
 	}
+	s.mu.Lock()
+	l.committed, l.leased = true, false
+	s.mu.Unlock()
+	s.release(l.seg, false)
 	return nil
 }
 
@@ -100,7 +95,26 @@ func (s *DirSpool) DropBody(id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	if err := os.Remove(s.path(id, ".eml")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	return s.dropBody(id, false)
+}
+
+// dropBody marks a body that was never committed dead and ends its lease;
+// bad seals the segment.
+func (s *DirSpool) dropBody(id string, bad bool) error {
+	s.mu.Lock()
+	l := s.msgs[id]
+	ok := l != nil && l.leased
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	err := markDead(l)
+	s.mu.Lock()
+	l.leased = false
+	s.mu.Unlock()
+	s.release(l.seg, bad || err != nil)
+	s.forgetMsg(id, l)
+	if err != nil {
 		return fmt.Errorf("%w: drop %s: %w", ErrSpool, id, err)
 	}
 	return nil

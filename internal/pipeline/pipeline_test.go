@@ -381,8 +381,13 @@ func TestDurablePath(t *testing.T) {
 	if n := sp.count("SyncFiles"); n != 4 {
 		t.Errorf("SyncFiles called %d times, want 4 (file and folder of each delivery)", n)
 	}
-	if names, _ := os.ReadDir(filepath.Join(dir, "queue")); len(names) != 1 { // .lock
-		t.Errorf("spool not empty: %v", names)
+	if ids, err := ds.List(); len(ids) != 0 || err != nil {
+		t.Errorf("spool not empty: %v, %v", ids, err)
+	}
+	// Nothing but the lock, the segment (kept for the next message) and
+	// no file of the message.
+	if names, _ := os.ReadDir(filepath.Join(dir, "queue")); len(names) != 2 {
+		t.Errorf("spool folder: %v", names)
 	}
 }
 

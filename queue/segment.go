@@ -1,0 +1,489 @@
+package queue
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Segments hold the messages of a DirSpool: append-only files named
+// seg-SEQ (16 hex digits) in the spool folder, each a sequence of records.
+// A message is two records in a row in one segment: its body, then its
+// envelope and state (the commit mark, written by CommitState). So storing
+// a message creates no file and removing one deletes none: a body's record
+// gets a "dead" flag, written in place, and a segment file is deleted only
+// when it is full (segMax) and every message in it is dead. On a file
+// system where creating and deleting a file per message is the main cost
+// (ext4: inode allocation, and without a journal the scan past recently
+// deleted inodes), that cost is gone.
+//
+// Record layout, little-endian:
+//
+//	0  magic "SLQ1"
+//	4  kind  'B' (body) or 'S' (state)
+//	5  dead  0, or 1 once the message is removed (body records only)
+//	6  uint16 length of the ID
+//	8  uint64 length of the data
+//	16 uint32 CRC-32C of ID and data (state records; 0 for bodies)
+//	20 uint32 CRC-32C of bytes 0–4 and 6–19 (the header without the flag)
+//	24 the ID, then the data
+//
+// A writer holds a segment alone from its body's first byte to its state
+// record (a lease): the two records are adjacent, and the body is streamed
+// with its header written last, so a crash in the middle leaves a header
+// of zeros where the scan of the segment stops. Both records are synced
+// before CommitState returns, the body before the state is written, so a
+// state record whose CRC holds proves its body complete. At open, every
+// segment is read header by header (bodies are skipped, not read), a
+// message counts when its body is live and followed by a valid state
+// record, and the segments found become read-only: new records go to new
+// segments.
+//
+// What changes after the commit is kept beside the segment, as in the
+// per-message layout: ID.json (a state saved by SaveState, after a retry)
+// replaces the state record, and ID.log holds delivery records.
+const (
+	segPrefix = "seg-"
+	recHeader = 24
+	kindBody  = 'B'
+	kindState = 'S'
+	deadOff   = 5
+)
+
+// segMax is the size past which a segment takes no new message (a
+// variable for the tests).
+var segMax int64 = 32 << 20
+
+var (
+	segMagic = [4]byte{'S', 'L', 'Q', '1'}
+	castagno = crc32.MakeTable(crc32.Castagnoli)
+)
+
+// segment is one segment file. f stays open (read-write) until the file is
+// deleted. end and the appends belong to the lease holder; live, sealed
+// and leased are guarded by DirSpool.mu.
+type segment struct {
+	seq    uint64
+	path   string
+	f      *os.File
+	end    int64 // where the next record goes
+	live   int   // body records not dead: messages stored or being stored
+	sealed bool  // takes no more records
+	leased bool
+}
+
+// loc says where a message is.
+type loc struct {
+	seg       *segment // nil: a message of the per-message layout (ID.eml, ID.json)
+	off       int64    // its body record
+	size      int64    // body bytes
+	stOff     int64    // its state record, once committed
+	stLen     int64    // state bytes
+	committed bool
+	leased    bool // holds seg's lease (between CreateBody and CommitState or DropBody)
+	side      bool // ID.json exists and replaces the state record
+}
+
+func (l *loc) bodyOff() int64 { return l.off + recHeader + idLen }
+
+func putHeader(b []byte, kind byte, dead bool, idl int, n int64, crc uint32) {
+	copy(b[0:4], segMagic[:])
+	b[4] = kind
+	b[5] = 0
+	if dead {
+		b[5] = 1
+	}
+	binary.LittleEndian.PutUint16(b[6:8], uint16(idl))
+	binary.LittleEndian.PutUint64(b[8:16], uint64(n))
+	binary.LittleEndian.PutUint32(b[16:20], crc)
+	binary.LittleEndian.PutUint32(b[20:24], headerCRC(b))
+}
+
+func headerCRC(b []byte) uint32 {
+	c := crc32.Update(0, castagno, b[0:5])
+	return crc32.Update(c, castagno, b[6:20])
+}
+
+// header is a record header as read back.
+type header struct {
+	kind byte
+	dead bool
+	idl  int
+	n    int64
+	crc  uint32
+}
+
+func parseHeader(b []byte) (header, bool) {
+	if [4]byte(b[0:4]) != segMagic || binary.LittleEndian.Uint32(b[20:24]) != headerCRC(b) {
+		return header{}, false
+	}
+	h := header{
+		kind: b[4],
+		dead: b[5] != 0,
+		idl:  int(binary.LittleEndian.Uint16(b[6:8])),
+		n:    int64(binary.LittleEndian.Uint64(b[8:16])),
+		crc:  binary.LittleEndian.Uint32(b[16:20]),
+	}
+	if (h.kind != kindBody && h.kind != kindState) || h.n < 0 || b[5] > 1 {
+		return header{}, false
+	}
+	return h, true
+}
+
+// lease returns a segment for s's caller to append to alone: a free one, or
+// a new file.
+func (s *DirSpool) lease() (*segment, error) {
+	s.mu.Lock()
+	for len(s.free) > 0 {
+		g := s.free[len(s.free)-1]
+		s.free = s.free[:len(s.free)-1]
+		if !g.sealed {
+			g.leased = true
+			s.mu.Unlock()
+			return g, nil
+		}
+	}
+	s.nextSeq++
+	seq := s.nextSeq
+	s.mu.Unlock()
+	if err := s.check("create"); err != nil {
+		return nil, err
+	}
+	g := &segment{seq: seq, path: filepath.Join(s.dir, segName(seq)), leased: true}
+	f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	g.f = f
+	// The new name must be durable before any message in it is: one
+	// folder sync per segment, not per message.
+	if err := s.syncer.sync(nil, true); err != nil {
+		f.Close()
+		os.Remove(g.path)
+		return nil, err
+	}
+	s.mu.Lock()
+	s.segs[seq] = g
+	s.mu.Unlock()
+	return g, nil
+}
+
+func segName(seq uint64) string { return fmt.Sprintf("%s%016x", segPrefix, seq) }
+
+// release gives a leased segment back. A full segment, or one whose last
+// write failed (bad), is sealed; a sealed segment without live messages
+// is deleted.
+func (s *DirSpool) release(g *segment, bad bool) {
+	s.mu.Lock()
+	g.leased = false
+	if bad || g.end >= segMax {
+		g.sealed = true
+	}
+	del := s.deletable(g)
+	if !g.sealed {
+		s.free = append(s.free, g)
+	}
+	s.mu.Unlock()
+	if del {
+		s.deleteSegment(g)
+	}
+}
+
+// deletable reports whether g is to be deleted, and if so forgets it. The
+// caller holds s.mu.
+func (s *DirSpool) deletable(g *segment) bool {
+	if !g.sealed || g.leased || g.live > 0 {
+		return false
+	}
+	if _, ok := s.segs[g.seq]; !ok {
+		return false
+	}
+	delete(s.segs, g.seq)
+	return true
+}
+
+// deleteSegment removes a segment file that holds nothing live. The
+// removal becomes durable later: should a crash undo it, the segment's
+// records are all dead and the next open deletes it again.
+func (s *DirSpool) deleteSegment(g *segment) {
+	g.f.Close()
+	if err := os.Remove(g.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Error("queue: cannot remove empty segment", "file", filepath.Base(g.path), "err", err)
+		return
+	}
+	s.syncer.later()
+}
+
+// writeBody streams body into a leased segment as a new body record for
+// it.ID, without syncing. On success it records the message (not
+// committed, still holding the lease) in s.msgs.
+func (s *DirSpool) writeBody(ctx context.Context, it *Item, body io.Reader) error {
+	g, err := s.lease()
+	if err != nil {
+		return fmt.Errorf("%w: create: %w", ErrSpool, err)
+	}
+	start := g.end
+	n, err := s.streamRecord(ctx, g, it.ID, body)
+	if err != nil {
+		// Leave a parsable, dead record behind so that the segment can
+		// take more; if even that fails, seal it.
+		var h [recHeader]byte
+		putHeader(h[:], kindBody, true, idLen, n, 0)
+		_, herr := g.f.WriteAt(h[:], start)
+		g.end = start + recHeader + idLen + n
+		s.release(g, herr != nil || errors.Is(err, ErrSpool))
+		return err
+	}
+	g.end = start + recHeader + idLen + n
+	s.mu.Lock()
+	g.live++
+	s.msgs[it.ID] = &loc{seg: g, off: start, size: n, leased: true}
+	s.mu.Unlock()
+	it.Size = n
+	return nil
+}
+
+// streamRecord writes a body record at g.end: the header's place and the
+// ID, the bytes of body, then the header. It returns the bytes of body
+// written. A read error (or ctx's) is returned as is, a write error as
+// ErrSpool.
+func (s *DirSpool) streamRecord(ctx context.Context, g *segment, id string, body io.Reader) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	start := g.end
+	pre := recHeader + idLen
+	clear(buf[:recHeader])
+	copy(buf[recHeader:pre], id)
+	fill := pre // bytes in buf to write
+	at := start
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("queue: create %s: %w", id, err)
+		}
+		nr, rerr := body.Read(buf[fill:])
+		fill += nr
+		n += int64(nr)
+		if fill == len(buf) || (rerr != nil && fill > 0) {
+			err := s.check("write")
+			if err == nil {
+				_, err = g.f.WriteAt(buf[:fill], at)
+			}
+			if err != nil {
+				return n, fmt.Errorf("%w: %w", ErrSpool, err)
+			}
+			at += int64(fill)
+			fill = 0
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return n, fmt.Errorf("queue: reading message: %w", rerr)
+		}
+	}
+	var h [recHeader]byte
+	putHeader(h[:], kindBody, false, idLen, n, 0)
+	if _, err := g.f.WriteAt(h[:], start); err != nil {
+		return n, fmt.Errorf("%w: %w", ErrSpool, err)
+	}
+	return n, nil
+}
+
+// writeState appends it's state record after its body, in the segment it
+// still leases, without syncing.
+func (s *DirSpool) writeState(it *Item, l *loc) error {
+	b, err := encodeState(it)
+	if err != nil {
+		return err
+	}
+	if err := s.check("json"); err != nil {
+		return fmt.Errorf("%w: %w", ErrSpool, err)
+	}
+	g := l.seg
+	rec := make([]byte, recHeader+idLen+len(b))
+	copy(rec[recHeader:], it.ID)
+	copy(rec[recHeader+idLen:], b)
+	putHeader(rec, kindState, false, idLen, int64(len(b)), crc32.Checksum(rec[recHeader:], castagno))
+	if _, err := g.f.WriteAt(rec, g.end); err != nil {
+		return fmt.Errorf("%w: %w", ErrSpool, err)
+	}
+	s.mu.Lock()
+	l.stOff, l.stLen = g.end+recHeader+idLen, int64(len(b))
+	s.mu.Unlock()
+	g.end += int64(len(rec))
+	return nil
+}
+
+// markDead sets the dead flag of l's body record.
+func markDead(l *loc) error {
+	_, err := l.seg.f.WriteAt([]byte{1}, l.off+deadOff)
+	return err
+}
+
+// forgetMsg drops a removed message from s.msgs and deletes its segment if
+// that was the segment's last live message.
+func (s *DirSpool) forgetMsg(id string, l *loc) {
+	s.mu.Lock()
+	if s.msgs[id] == l {
+		delete(s.msgs, id)
+	}
+	l.seg.live--
+	del := s.deletable(l.seg)
+	s.mu.Unlock()
+	if del {
+		s.deleteSegment(l.seg)
+	}
+}
+
+// readState reads a committed message's state record.
+func (s *DirSpool) readState(id string, l *loc) (*Item, error) {
+	b := make([]byte, l.stLen)
+	if _, err := l.seg.f.ReadAt(b, l.stOff); err != nil {
+		return nil, err
+	}
+	return decodeState(id, b)
+}
+
+// openSegments reads the segments of the folder (see the comment on
+// segPrefix): it fills s.msgs with the messages they hold, seals them, and
+// deletes those without a live message.
+func (s *DirSpool) openSegments(ents []os.DirEntry) error {
+	for _, e := range ents {
+		hex, ok := strings.CutPrefix(e.Name(), segPrefix)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		seq, err := strconv.ParseUint(hex, 16, 64)
+		if err != nil || len(hex) != 16 {
+			continue
+		}
+		s.nextSeq = max(s.nextSeq, seq)
+		g := &segment{seq: seq, path: filepath.Join(s.dir, e.Name()), sealed: true}
+		if g.f, err = os.OpenFile(g.path, os.O_RDWR, 0); err != nil {
+			return fmt.Errorf("queue: open %s: %w", g.path, err)
+		}
+		if err := s.scanSegment(g); err != nil {
+			g.f.Close()
+			return fmt.Errorf("queue: open %s: %w", g.path, err)
+		}
+		s.segs[seq] = g
+	}
+	for seq, g := range s.segs {
+		if g.live > 0 {
+			continue
+		}
+		delete(s.segs, seq)
+		g.f.Close()
+		if err := os.Remove(g.path); err != nil {
+			return fmt.Errorf("queue: open: %w", err)
+		}
+		s.log.Info("queue: removed a segment without live messages", "file", filepath.Base(g.path))
+		s.removed++
+	}
+	return nil
+}
+
+// scanSegment reads g's records and adds its committed, live messages to
+// s.msgs.
+func (s *DirSpool) scanSegment(g *segment) error {
+	fi, err := g.f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	var body *loc // the body record just read, waiting for its state
+	var bodyID string
+	var hb [recHeader + idLen]byte
+	off := int64(0)
+	for off < size {
+		if size-off < int64(len(hb)) {
+			break
+		}
+		if _, err := g.f.ReadAt(hb[:], off); err != nil {
+			return err
+		}
+		h, ok := parseHeader(hb[:recHeader])
+		if !ok || h.idl != idLen || off+recHeader+idLen+h.n > size {
+			break
+		}
+		id := string(hb[recHeader:])
+		next := off + recHeader + idLen + h.n
+		switch h.kind {
+		case kindBody:
+			body, bodyID = nil, ""
+			if !h.dead && ValidID(id) {
+				body, bodyID = &loc{seg: g, off: off, size: h.n}, id
+			}
+		case kindState:
+			if body == nil || id != bodyID || h.n > 1<<20 {
+				body = nil
+				break
+			}
+			b := make([]byte, h.n)
+			if _, err := g.f.ReadAt(b, off+recHeader+idLen); err != nil {
+				return err
+			}
+			c := crc32.Update(crc32.Checksum(hb[recHeader:], castagno), castagno, b)
+			if c != h.crc {
+				body = nil
+				break
+			}
+			if _, err := decodeState(id, b); err != nil {
+				s.log.Warn("queue: message with an unreadable state in segment, dropped", "file", filepath.Base(g.path), "msg_id", id, "err", err)
+				body = nil
+				break
+			}
+			body.stOff, body.stLen, body.committed = off+recHeader+idLen, h.n, true
+			if old := s.msgs[id]; old != nil {
+				s.log.Error("queue: message stored twice; the later copy is kept", "msg_id", id)
+				if old.seg != nil {
+					old.seg.live--
+				}
+			}
+			s.msgs[id] = body
+			g.live++
+			body = nil
+		}
+		off = next
+	}
+	g.end = off
+	if off < size {
+		s.log.Info("queue: ignored the unfinished end of a segment (a write cut short, never acknowledged)",
+			"file", filepath.Base(g.path), "bytes", size-off)
+	}
+	return nil
+}
+
+// committedIDs returns the committed messages, sorted.
+func (s *DirSpool) committedIDs() []string {
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.msgs))
+	for id, l := range s.msgs {
+		if l.committed {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(ids)
+	return ids
+}
+
+// closeSegments closes every segment file.
+func (s *DirSpool) closeSegments() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range s.segs {
+		g.f.Close()
+	}
+}
