@@ -234,16 +234,12 @@ func (s *DirSpool) Open(id string) (Body, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	l, ok := s.lookup(id)
+	l, ok := s.hold(id)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	if l.seg != nil {
-		f, err := os.Open(l.seg.path)
-		if err != nil {
-			return nil, notFound(id, err) // removed meanwhile
-		}
-		return &fileBody{io.NewSectionReader(f, l.bodyOff(), l.size), f}, nil
+		return &segBody{SectionReader: io.NewSectionReader(l.seg.f, l.bodyOff(), l.size), s: s, g: l.seg}, nil
 	}
 	f, err := os.Open(s.path(id, ".eml"))
 	if err != nil {
@@ -279,7 +275,11 @@ func (s *DirSpool) Load(id string) (*Item, error) {
 	var it *Item
 	var err error
 	if l.seg != nil && !l.side {
+		if l, ok = s.hold(id); !ok {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
 		it, err = s.readState(id, &l)
+		s.unhold(l.seg)
 	} else {
 		var b []byte
 		b, err = os.ReadFile(s.path(id, ".json"))

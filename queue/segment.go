@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Segments hold the messages of a DirSpool: append-only files named
@@ -77,6 +78,7 @@ type segment struct {
 	f      *os.File
 	end    int64 // where the next record goes
 	live   int   // body records not dead: messages stored or being stored
+	held   int   // readers of f (Open, Load): f stays open for them
 	sealed bool  // takes no more records
 	leased bool
 }
@@ -201,7 +203,7 @@ func (s *DirSpool) release(g *segment, bad bool) {
 // deletable reports whether g is to be deleted, and if so forgets it. The
 // caller holds s.mu.
 func (s *DirSpool) deletable(g *segment) bool {
-	if !g.sealed || g.leased || g.live > 0 {
+	if !g.sealed || g.leased || g.live > 0 || g.held > 0 {
 		return false
 	}
 	if _, ok := s.segs[g.seq]; !ok {
@@ -344,6 +346,48 @@ func (s *DirSpool) forgetMsg(id string, l *loc) {
 	if del {
 		s.deleteSegment(l.seg)
 	}
+}
+
+// hold returns a copy of where id is stored and, for a message in a
+// segment, keeps the segment's file open until unhold.
+func (s *DirSpool) hold(id string) (loc, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.msgs[id]
+	if l == nil {
+		return loc{}, false
+	}
+	if l.seg != nil {
+		l.seg.held++
+	}
+	return *l, true
+}
+
+// unhold ends a hold on g, and deletes g if it waited only for that.
+func (s *DirSpool) unhold(g *segment) {
+	s.mu.Lock()
+	g.held--
+	del := s.deletable(g)
+	s.mu.Unlock()
+	if del {
+		s.deleteSegment(g)
+	}
+}
+
+// segBody is the Body of a message in a segment: a section of the
+// segment's file, held open until Close.
+type segBody struct {
+	*io.SectionReader
+	s      *DirSpool
+	g      *segment
+	closed atomic.Bool
+}
+
+func (b *segBody) Close() error {
+	if !b.closed.Swap(true) {
+		b.s.unhold(b.g)
+	}
+	return nil
 }
 
 // readState reads a committed message's state record.

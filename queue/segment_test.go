@@ -20,7 +20,7 @@ func segFiles(t *testing.T, dir string) []string {
 	return m
 }
 
-func segBody(t *testing.T, s *DirSpool, id string) string {
+func bodyOf(t *testing.T, s *DirSpool, id string) string {
 	t.Helper()
 	b, err := s.Open(id)
 	if err != nil {
@@ -116,7 +116,7 @@ func TestSegmentRecovery(t *testing.T) {
 	if got, err := s2.Load(plain.ID); err != nil || got.From != "a@x" || got.Size != int64(len("plain body")) {
 		t.Errorf("plain message: %+v, %v", got, err)
 	}
-	if body := segBody(t, s2, plain.ID); body != "plain body" {
+	if body := bodyOf(t, s2, plain.ID); body != "plain body" {
 		t.Errorf("plain body = %q", body)
 	}
 	for _, id := range []string{badCRC.ID, removed.ID, held.ID} {
@@ -151,7 +151,7 @@ func TestSegmentRecovery(t *testing.T) {
 	if names := dirNames(t, dir); !slices.Equal(names, []string{fresh.ID}) {
 		t.Errorf("files = %v, want %s alone", names, fresh.ID)
 	}
-	if body := segBody(t, s2, fresh.ID); body != "fresh" {
+	if body := bodyOf(t, s2, fresh.ID); body != "fresh" {
 		t.Errorf("fresh body = %q", body)
 	}
 }
@@ -177,17 +177,30 @@ func TestSegmentRollover(t *testing.T) {
 		t.Errorf("%d segments for 6 messages of ~450 bytes with segMax 1000, want 3", n)
 	}
 	for i, it := range items {
-		if got := segBody(t, s, it.ID); got != body+string(rune('a'+i)) {
+		if got := bodyOf(t, s, it.ID); got != body+string(rune('a'+i)) {
 			t.Errorf("message %d: body of %d bytes", i, len(got))
 		}
+	}
+	// A body being read keeps its segment until it is closed.
+	held, err := s.Open(items[0].ID)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, it := range items[:4] {
 		if err := s.Remove(t.Context(), it.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if n := len(segFiles(t, dir)); n != 2 {
+		t.Errorf("%d segments after removing the first four messages, one body open, want 2", n)
+	}
+	if got, err := io.ReadAll(held); err != nil || string(got) != body+"a" {
+		t.Errorf("held body after Remove: %d bytes, %v", len(got), err)
+	}
+	held.Close()
+	held.Close() // a second Close does nothing
 	if n := len(segFiles(t, dir)); n != 1 {
-		t.Errorf("%d segments after removing the first four messages, want 1", n)
+		t.Errorf("%d segments once the body is closed, want 1", n)
 	}
 	s.Close()
 	s2 := openDir(t, dir, DirOptions{})
@@ -223,10 +236,10 @@ func TestSegmentConcurrentWriters(t *testing.T) {
 		t.Errorf("%d segments for two bodies written at once, want 2", n)
 	}
 	want := 49 * 50 / 2
-	if got := segBody(t, s, a.ID); got != strings.Repeat("a", want) {
+	if got := bodyOf(t, s, a.ID); got != strings.Repeat("a", want) {
 		t.Errorf("a: %d bytes", len(got))
 	}
-	if got := segBody(t, s, b.ID); got != strings.Repeat("b", want) {
+	if got := bodyOf(t, s, b.ID); got != strings.Repeat("b", want) {
 		t.Errorf("b: %d bytes", len(got))
 	}
 	s.Close()
