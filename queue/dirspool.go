@@ -340,21 +340,28 @@ func (s *DirSpool) SaveState(ctx context.Context, it *Item) error {
 	if err := checkID(it.ID); err != nil {
 		return err
 	}
-	if l, ok := s.lookup(it.ID); !ok || !l.committed {
+	l, ok := s.hold(it.ID)
+	if !ok || !l.committed {
+		if ok && l.seg != nil {
+			s.unhold(l.seg)
+		}
 		return fmt.Errorf("%w: %s", ErrNotFound, it.ID)
 	}
 	b, err := encodeState(it)
+	if err == nil && l.seg != nil {
+		err = s.moveOut(it.ID, &l, b)
+		s.unhold(l.seg)
+		if err != nil {
+			return fmt.Errorf("%w: save %s: %w", ErrSpool, it.ID, err)
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("queue: save %s: %w", it.ID, err)
 	}
 	if err := s.replace(it.ID, b); err != nil {
 		return fmt.Errorf("%w: save %s: %w", ErrSpool, it.ID, err)
 	}
-	s.mu.Lock()
-	if l := s.msgs[it.ID]; l != nil {
-		l.side = true
-	}
-	s.mu.Unlock()
 	return nil
 }
 

@@ -98,9 +98,27 @@ func TestDirSpoolFiles(t *testing.T) {
 	if got := dirNames(t, dir); !slices.Equal(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
 	}
+	// A saved state (a retry) moves the message out of its segment into
+	// files of its own.
 	it.Attempts = 1
 	if err := s.SaveState(t.Context(), it); err != nil {
 		t.Fatal(err)
+	}
+	want = []string{it.ID + ".eml", it.ID + ".json", it.ID + ".log"}
+	if got := dirNames(t, dir); !slices.Equal(got, want) {
+		t.Errorf("files after SaveState = %v, want %v", got, want)
+	}
+	if got, err := s.Load(it.ID); err != nil || got.Attempts != 1 || got.Done["b@y"].Result != Delivered {
+		t.Errorf("Load after the move = %+v, %v", got, err)
+	}
+	if b, err := s.Open(it.ID); err != nil {
+		t.Error(err)
+	} else {
+		got, _ := io.ReadAll(b)
+		b.Close()
+		if string(got) != "body" {
+			t.Errorf("body after the move = %q", got)
+		}
 	}
 	if runtime.GOOS != "windows" {
 		fi, _ := os.Stat(dir)
@@ -108,7 +126,7 @@ func TestDirSpoolFiles(t *testing.T) {
 			t.Errorf("folder mode %v, want 0700", fi.Mode().Perm())
 		}
 		ents, _ := os.ReadDir(dir)
-		if len(ents) != 4 { // .lock, the segment, ID.json, ID.log
+		if len(ents) != 5 { // .lock, the segment, ID.eml, ID.json, ID.log
 			t.Errorf("files: %v", ents)
 		}
 		for _, e := range ents {

@@ -54,9 +54,10 @@
 // later); testSpool in spool_suite_test.go is its conformance suite.
 // DirSpool's layout is described on its type and on segPrefix: messages
 // and their envelopes are records in shared append-only segment files, so
-// that storing and removing a message creates and deletes no file; a state
-// saved after a retry (ID.json) and delivery records (ID.log) are files
-// beside them. DirOptions.Sync chooses how it syncs; the
+// that storing and removing a message creates and deletes no file;
+// delivery records (ID.log) are files beside them, and a message deferred
+// by a retry moves out to files of its own (ID.eml, ID.json), so that
+// segments hold only first attempts. DirOptions.Sync chooses how it syncs; the
 // grouped modes use one goroutine that serves every request pending when
 // it wakes (while one batch syncs, the next gathers):
 //
@@ -90,15 +91,17 @@
 // for the delivery record, Item.RecordLast) — and creates one file, the
 // Maildir's; the spool writes three records into a segment (body, state,
 // then one byte: the dead flag). ID.log is created only when a record is
-// written (several recipients, a retry), ID.json only by a retry.
+// written (several recipients, a retry); a retry moves the message to
+// ID.eml and ID.json.
 //
 // Segments were measured against the earlier layout of one ID.eml and one
 // ID.json per message (bench/README.md): on ext4 without a journal, where
 // creating a file scans past the inodes deleted in the last seconds to
 // minutes, they took the server's CPU per 4 KiB message from ~1100 µs to
-// ~650. Their cost: a segment (32 MiB at most, segMax) stays on disk until
-// its last message is gone, so one message retried for days keeps its
-// segment; and OpenDir reads every record header (not the bodies).
+// ~650. Their costs: a full segment (32 MiB, segMax) stays on disk until
+// the first attempts of its messages are over (a retry moves a message
+// out); a deferred message is copied once; OpenDir reads every record
+// header (not the bodies).
 //
 // # Measurements
 //

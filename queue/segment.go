@@ -49,9 +49,11 @@ import (
 // record, and the segments found become read-only: new records go to new
 // segments.
 //
-// What changes after the commit is kept beside the segment, as in the
-// per-message layout: ID.json (a state saved by SaveState, after a retry)
-// replaces the state record, and ID.log holds delivery records.
+// Delivery records are kept beside the segment, in ID.log. A message whose
+// state is saved again (SaveState: after a retry) moves out of its segment
+// into the per-message layout, ID.eml and ID.json (see moveOut): segments
+// hold only messages in their first attempt, so a segment is deleted soon
+// after it is full, whatever waits in the queue.
 const (
 	segPrefix = "seg-"
 	recHeader = 24
@@ -386,6 +388,59 @@ type segBody struct {
 func (b *segBody) Close() error {
 	if !b.closed.Swap(true) {
 		b.s.unhold(b.g)
+	}
+	return nil
+}
+
+// moveOut moves a message out of its segment into files of its own, ID.eml
+// and ID.json (with state, its new state), the layout of a message that
+// waits: a message deferred for days must not keep a whole segment on
+// disk. The steps, each durable before the next: ID.eml (temporary file,
+// sync, rename), ID.json (replace: with the folder's sync), then the dead
+// flag in the segment. A crash before the flag leaves the message in its
+// segment, with ID.json beside it as its saved state, and a stray ID.eml
+// that OpenDir removes. The caller holds l.seg.
+func (s *DirSpool) moveOut(id string, l *loc, state []byte) error {
+	if err := s.check("save"); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(s.dir, id+".eml.*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(tmp, io.NewSectionReader(l.seg.f, l.bodyOff(), l.size))
+	if err == nil {
+		err = s.syncer.sync([]*os.File{tmp}, false)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	eml := s.path(id, ".eml")
+	if err == nil {
+		err = os.Rename(tmp.Name(), eml)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	err = s.replace(id, state)
+	if err == nil {
+		if err = markDead(l); err == nil {
+			err = s.syncer.sync([]*os.File{l.seg.f}, false)
+		}
+	}
+	if err != nil {
+		os.Remove(eml)
+		return err
+	}
+	s.mu.Lock()
+	p := s.msgs[id]
+	s.msgs[id] = &loc{committed: true}
+	p.seg.live--
+	del := s.deletable(p.seg)
+	s.mu.Unlock()
+	if del {
+		s.deleteSegment(p.seg)
 	}
 	return nil
 }

@@ -248,3 +248,73 @@ func TestSegmentConcurrentWriters(t *testing.T) {
 		t.Errorf("List after reopen = %v", ids)
 	}
 }
+
+// TestSegmentMoveOut: a message whose state is saved again (a retry) leaves
+// its segment for files of its own, so that a full segment goes as soon as
+// its first attempts are over; a crash in the middle of the move leaves
+// the message whole, in its segment.
+func TestSegmentMoveOut(t *testing.T) {
+	old := segMax
+	segMax = 100
+	t.Cleanup(func() { segMax = old })
+	dir := filepath.Join(t.TempDir(), "queue")
+	s := openDir(t, dir, DirOptions{})
+	a := &Item{Envelope: Envelope{Rcpt: []string{"b@y"}}}
+	if err := s.Create(t.Context(), a, strings.NewReader("deferred for days")); err != nil {
+		t.Fatal(err)
+	}
+	seg := segFiles(t, dir)
+	a.Attempts, a.LastError = 1, "451 try later"
+	if err := s.SaveState(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if n := segFiles(t, dir); len(n) != 0 {
+		t.Errorf("segments after the move: %v (was %v); the full segment should be gone", n, seg)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{a.ID + ".eml", a.ID + ".json"}) {
+		t.Errorf("files = %v", got)
+	}
+
+	// The crash: b's body copied out and its new state written, the dead
+	// flag not yet.
+	b := &Item{Envelope: Envelope{Rcpt: []string{"b@y"}}}
+	if err := s.Create(t.Context(), b, strings.NewReader("b's body")); err != nil {
+		t.Fatal(err)
+	}
+	b.Attempts = 3
+	state, _ := encodeState(b)
+	os.WriteFile(filepath.Join(dir, b.ID+".eml"), []byte("b's body"), 0o600)
+	os.WriteFile(filepath.Join(dir, b.ID+".json"), state, 0o600)
+	s.Close()
+	s2 := openDir(t, dir, DirOptions{})
+	if got, err := s2.Load(b.ID); err != nil || got.Attempts != 3 {
+		t.Errorf("b after the crash: %+v, %v; want its saved state", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, b.ID+".eml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stray ID.eml of a message in a segment kept: %v", err)
+	}
+	if body := bodyOf(t, s2, b.ID); body != "b's body" {
+		t.Errorf("b's body = %q", body)
+	}
+	b.Attempts = 4
+	if err := s2.SaveState(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s2.Load(b.ID); err != nil || got.Attempts != 4 {
+		t.Errorf("b after its move: %+v, %v", got, err)
+	}
+	if got := bodyOf(t, s2, a.ID); got != "deferred for days" {
+		t.Errorf("a's body = %q", got)
+	}
+	if n := segFiles(t, dir); len(n) != 0 {
+		t.Errorf("segments left: %v", n)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		if err := s2.Remove(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := dirNames(t, dir); len(got) != 0 {
+		t.Errorf("files after Remove: %v", got)
+	}
+}
