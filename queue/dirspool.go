@@ -60,12 +60,13 @@ type DirSpool struct {
 	// there.
 	logs sync.Map
 
-	mu      sync.Mutex
-	msgs    map[string]*loc     // stored messages, committed or being stored
-	segs    map[uint64]*segment // open segment files
-	free    []*segment          // segments that take records, not leased
-	nextSeq uint64
-	removed int // files OpenDir removed
+	mu       sync.Mutex
+	msgs     map[string]*loc     // stored messages, committed or being stored
+	reserved map[string]bool     // IDs a CreateBody is writing
+	segs     map[uint64]*segment // open segment files
+	free     []*segment          // segments that take records, not leased
+	nextSeq  uint64
+	removed  int // files OpenDir removed
 
 	fault func(op string) error // tests: fails the named step when non-nil
 }
@@ -77,7 +78,7 @@ var _ Spool = (*DirSpool)(nil)
 // messages (never acknowledged, since Create had not returned), leftover
 // temporary files and stray delivery logs, logging each.
 func OpenDir(dir string, opt DirOptions) (*DirSpool, error) {
-	s := &DirSpool{dir: dir, log: opt.Logger, msgs: make(map[string]*loc), segs: make(map[uint64]*segment)}
+	s := &DirSpool{dir: dir, log: opt.Logger, msgs: make(map[string]*loc), reserved: make(map[string]bool), segs: make(map[uint64]*segment)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -268,18 +269,19 @@ func (s *DirSpool) Load(id string) (*Item, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	l, ok := s.lookup(id)
+	l, ok := s.hold(id)
+	if ok && l.seg != nil {
+		defer s.unhold(l.seg)
+	}
 	if !ok || !l.committed {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	var it *Item
 	var err error
 	if l.seg != nil && !l.side {
-		if l, ok = s.hold(id); !ok {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-		}
+		// Should SaveState move the message out meanwhile, this is the
+		// state it had before: the segment stays readable while held.
 		it, err = s.readState(id, &l)
-		s.unhold(l.seg)
 	} else {
 		var b []byte
 		b, err = os.ReadFile(s.path(id, ".json"))
@@ -341,23 +343,21 @@ func (s *DirSpool) SaveState(ctx context.Context, it *Item) error {
 		return err
 	}
 	l, ok := s.hold(it.ID)
+	if ok && l.seg != nil {
+		defer s.unhold(l.seg)
+	}
 	if !ok || !l.committed {
-		if ok && l.seg != nil {
-			s.unhold(l.seg)
-		}
 		return fmt.Errorf("%w: %s", ErrNotFound, it.ID)
 	}
 	b, err := encodeState(it)
-	if err == nil && l.seg != nil {
-		err = s.moveOut(it.ID, &l, b)
-		s.unhold(l.seg)
-		if err != nil {
+	if err != nil {
+		return fmt.Errorf("queue: save %s: %w", it.ID, err)
+	}
+	if l.seg != nil {
+		if err := s.moveOut(it.ID, &l, b); err != nil {
 			return fmt.Errorf("%w: save %s: %w", ErrSpool, it.ID, err)
 		}
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("queue: save %s: %w", it.ID, err)
 	}
 	if err := s.replace(it.ID, b); err != nil {
 		return fmt.Errorf("%w: save %s: %w", ErrSpool, it.ID, err)

@@ -227,6 +227,18 @@ func (s *DirSpool) deleteSegment(g *segment) {
 	s.syncer.later()
 }
 
+// reserve claims id for a CreateBody, or reports that it is taken (stored,
+// or being stored by another call).
+func (s *DirSpool) reserve(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.msgs[id] != nil || s.reserved[id] {
+		return false
+	}
+	s.reserved[id] = true
+	return true
+}
+
 // writeBody streams body into a leased segment as a new body record for
 // it.ID, without syncing. On success it records the message (not
 // committed, still holding the lease) in s.msgs.
@@ -304,19 +316,15 @@ func (s *DirSpool) streamRecord(ctx context.Context, g *segment, id string, body
 	return n, nil
 }
 
-// writeState appends it's state record after its body, in the segment it
-// still leases, without syncing.
-func (s *DirSpool) writeState(it *Item, l *loc) error {
-	b, err := encodeState(it)
-	if err != nil {
-		return err
-	}
+// writeState appends the state record b of message id after its body, in
+// the segment it still leases, without syncing.
+func (s *DirSpool) writeState(id string, b []byte, l *loc) error {
 	if err := s.check("json"); err != nil {
 		return fmt.Errorf("%w: %w", ErrSpool, err)
 	}
 	g := l.seg
 	rec := make([]byte, recHeader+idLen+len(b))
-	copy(rec[recHeader:], it.ID)
+	copy(rec[recHeader:], id)
 	copy(rec[recHeader+idLen:], b)
 	putHeader(rec, kindState, false, idLen, int64(len(b)), crc32.Checksum(rec[recHeader:], castagno))
 	if _, err := g.f.WriteAt(rec, g.end); err != nil {
@@ -399,7 +407,9 @@ func (b *segBody) Close() error {
 // sync, rename), ID.json (replace: with the folder's sync), then the dead
 // flag in the segment. A crash before the flag leaves the message in its
 // segment, with ID.json beside it as its saved state, and a stray ID.eml
-// that OpenDir removes. The caller holds l.seg.
+// that OpenDir removes. Once ID.json is written the state is saved: a
+// failure to set or sync the flag is logged, not returned. The caller
+// holds l.seg.
 func (s *DirSpool) moveOut(id string, l *loc, state []byte) error {
 	if err := s.check("save"); err != nil {
 		return err
@@ -423,15 +433,22 @@ func (s *DirSpool) moveOut(id string, l *loc, state []byte) error {
 		os.Remove(tmp.Name())
 		return err
 	}
-	err = s.replace(id, state)
-	if err == nil {
-		if err = markDead(l); err == nil {
-			err = s.syncer.sync([]*os.File{l.seg.f}, false)
-		}
-	}
-	if err != nil {
+	if err := s.replace(id, state); err != nil {
 		os.Remove(eml)
+		if _, serr := os.Stat(s.path(id, ".json")); serr == nil {
+			s.setSide(id) // renamed into place before the failure
+		}
 		return err
+	}
+	// Both copies are durable now, and ID.json holds the new state: the
+	// message is whole whatever becomes of the flag, so ID.eml stays.
+	if err := markDead(l); err != nil {
+		s.setSide(id)
+		s.log.Warn("queue: cannot mark a moved message in its segment; it stays there", "msg_id", id, "err", err)
+		return nil
+	}
+	if err := s.syncer.sync([]*os.File{l.seg.f}, false); err != nil {
+		s.log.Warn("queue: cannot sync a segment; a moved message may come back in it after a crash", "msg_id", id, "err", err)
 	}
 	s.mu.Lock()
 	p := s.msgs[id]
@@ -443,6 +460,15 @@ func (s *DirSpool) moveOut(id string, l *loc, state []byte) error {
 		s.deleteSegment(p.seg)
 	}
 	return nil
+}
+
+// setSide notes that id's ID.json replaces its state record.
+func (s *DirSpool) setSide(id string) {
+	s.mu.Lock()
+	if l := s.msgs[id]; l != nil {
+		l.side = true
+	}
+	s.mu.Unlock()
 }
 
 // readState reads a committed message's state record.
@@ -525,7 +551,7 @@ func (s *DirSpool) scanSegment(g *segment) error {
 				body, bodyID = &loc{seg: g, off: off, size: h.n}, id
 			}
 		case kindState:
-			if body == nil || id != bodyID || h.n > 1<<20 {
+			if body == nil || id != bodyID {
 				body = nil
 				break
 			}

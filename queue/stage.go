@@ -37,19 +37,25 @@ func (s *DirSpool) CreateBody(ctx context.Context, it *Item, body io.Reader) err
 	} else if err := checkID(it.ID); err != nil {
 		return err
 	}
-	if _, ok := s.lookup(it.ID); ok {
+	if !s.reserve(it.ID) {
 		return fmt.Errorf("%w: %s", ErrExists, it.ID)
 	}
-	if err := s.writeBody(ctx, it, body); err != nil {
+	err := s.writeBody(ctx, it, body)
+	s.mu.Lock()
+	delete(s.reserved, it.ID)
+	s.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	l, _ := s.lookup(it.ID)
-	err := s.check("sync")
+	err = s.check("sync")
 	if err == nil {
 		err = s.syncer.sync([]*os.File{l.seg.f}, false)
 	}
 	if err != nil {
-		s.DropBody(it.ID)
+		// What is on disk after a failed sync is unknown: the segment
+		// takes no more messages.
+		s.dropBody(it.ID, true)
 		return fmt.Errorf("%w: create %s: %w", ErrSpool, it.ID, err)
 	}
 	return nil
@@ -71,7 +77,11 @@ func (s *DirSpool) CommitState(ctx context.Context, it *Item) error {
 	if !ok {
 		return fmt.Errorf("%w: %s (no body stored by CreateBody)", ErrNotFound, it.ID)
 	}
-	err := s.writeState(it, l)
+	b, err := encodeState(it)
+	if err != nil {
+		return fmt.Errorf("queue: commit %s: %w", it.ID, err) // the body stays, for DropBody
+	}
+	err = s.writeState(it.ID, b, l)
 	if err == nil {
 		if err = s.check("sync"); err == nil {
 			err = s.syncer.sync([]*os.File{l.seg.f}, false)
