@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	logger := newLogger(stderr, level)
+	setGCPercent()
 	// Signals are caught from here on: a SIGHUP while starting must not
 	// kill the server (it reloads once running).
 	sig := make(chan os.Signal, 1)
@@ -292,5 +294,20 @@ func (s *server) policyOf(c *config.Config) *smtpd.Policy {
 		Local: *localDomains(c), AcceptAll: c.Domains.AcceptAll, Aliases: aliases, Users: users,
 		RelayFrom: relayFrom, CanRelay: s.cfg.Relay.Smarthost != "", Exists: s.store.Exists,
 		Deliverable: func(addr string) bool { _, _, err := mailstore.CheckAddress(addr); return err == nil },
+	}
+}
+
+// serverGCPercent is the collector's target for sluice serve: a server's
+// heap is small (22–31 MiB peak RSS at 20 sessions), so it pays for
+// collecting less often with memory rather than CPU. Measured with
+// bench/load.sh on tmpfs: GOGC=200 took 4 KiB messages from 320 to 298 µs
+// of CPU each, 100 KiB ones from 700 to 627; peak RSS 23–27 → 26–31 MiB.
+const serverGCPercent = 200
+
+// setGCPercent applies serverGCPercent unless the environment sets GOGC,
+// which keeps its usual meaning.
+func setGCPercent() {
+	if _, ok := os.LookupEnv("GOGC"); !ok {
+		debug.SetGCPercent(serverGCPercent)
 	}
 }
