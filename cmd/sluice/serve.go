@@ -298,11 +298,14 @@ func (s *server) policyOf(c *config.Config) *smtpd.Policy {
 }
 
 // serverGCPercent is the collector's target for sluice serve: a server's
-// heap is small (22–31 MiB peak RSS at 20 sessions), so it pays for
-// collecting less often with memory rather than CPU. Measured with
-// bench/load.sh on tmpfs: GOGC=200 took 4 KiB messages from 320 to 298 µs
-// of CPU each, 100 KiB ones from 700 to 627; peak RSS 23–27 → 26–31 MiB.
-const serverGCPercent = 200
+// heap is small (4–9 MiB live at 20 sessions), so it pays for collecting
+// less often with a little memory rather than CPU. Measured with
+// bench/load.sh: on tmpfs, 4 KiB messages took 305 µs of CPU each instead
+// of 320, 100 KiB ones 667 instead of 700; on the root disk, where the
+// queue backs up, peak RSS rose from 30–31 to 33–34 MiB. (200 saved a
+// little more CPU but reached 37–40 MiB there: too close to the 40 MiB the
+// server is held to at 20 sessions.)
+const serverGCPercent = 150
 
 // setGCPercent applies serverGCPercent unless the environment sets GOGC,
 // which keeps its usual meaning.
