@@ -176,8 +176,14 @@ func (s *DirSpool) lease() (*segment, error) {
 		return nil, err
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		// Close came meanwhile; it sets closed before it closes the
+		// segments under s.mu, so it did not see this one.
+		g.f.Close()
+		return nil, ErrClosed
+	}
 	s.segs[seq] = g
-	s.mu.Unlock()
 	return g, nil
 }
 

@@ -119,6 +119,12 @@ func (s *DirSpool) dropBody(id string, bad bool) error {
 		return nil
 	}
 	err := markDead(l)
+	if err == nil && bad {
+		// After a failed write or sync (a commit's, say) the state
+		// record may reach the disk: so must the flag, or a message
+		// never acknowledged could come back. Best effort.
+		s.syncer.sync([]*os.File{l.seg.f}, false)
+	}
 	s.mu.Lock()
 	l.leased = false
 	s.mu.Unlock()
