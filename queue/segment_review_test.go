@@ -106,9 +106,7 @@ func TestReviewLargeStateDroppedOnReopen(t *testing.T) {
 // (hold) and, when encodeState fails, returns without unhold: the segment's
 // held count never drops, so the full segment is never deleted.
 func TestReviewSaveStateEncodeErrorLeaksHold(t *testing.T) {
-	old := segMax
-	segMax = 100
-	t.Cleanup(func() { segMax = old })
+	setSegMax(t, 100)
 	dir := filepath.Join(t.TempDir(), "queue")
 	s := openDir(t, dir, DirOptions{})
 	a := &Item{Envelope: Envelope{Rcpt: []string{"b@y"}}}

@@ -10,6 +10,13 @@ import (
 	"testing"
 )
 
+// setSegMax lowers segMax for one test.
+func setSegMax(t *testing.T, n int64) {
+	old := segMax
+	segMax = n
+	t.Cleanup(func() { segMax = old })
+}
+
 // segFiles lists the segment files in dir.
 func segFiles(t *testing.T, dir string) []string {
 	t.Helper()
@@ -159,9 +166,7 @@ func TestSegmentRecovery(t *testing.T) {
 // TestSegmentRollover: a segment past segMax takes no new message and is
 // deleted when its messages are gone; a message never spans two.
 func TestSegmentRollover(t *testing.T) {
-	old := segMax
-	segMax = 1000
-	t.Cleanup(func() { segMax = old })
+	setSegMax(t, 1000)
 	dir := filepath.Join(t.TempDir(), "queue")
 	s := openDir(t, dir, DirOptions{})
 	var items []*Item
@@ -254,9 +259,7 @@ func TestSegmentConcurrentWriters(t *testing.T) {
 // its first attempts are over; a crash in the middle of the move leaves
 // the message whole, in its segment.
 func TestSegmentMoveOut(t *testing.T) {
-	old := segMax
-	segMax = 100
-	t.Cleanup(func() { segMax = old })
+	setSegMax(t, 100)
 	dir := filepath.Join(t.TempDir(), "queue")
 	s := openDir(t, dir, DirOptions{})
 	a := &Item{Envelope: Envelope{Rcpt: []string{"b@y"}}}
