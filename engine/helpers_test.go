@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"io/fs"
 	"log/slog"
@@ -88,14 +87,4 @@ func runMsg(t testing.TB, e *Engine, m *stdlib.Msg) *Result {
 	e.Run(context.Background(), "on_data", m, r)
 	r.finish(m)
 	return r
-}
-
-// bodyOf returns what follows the header block of raw.
-func bodyOf(raw []byte) []byte {
-	for _, sep := range [][]byte{[]byte("\r\n\r\n"), []byte("\n\n")} {
-		if i := bytes.Index(raw, sep); i >= 0 {
-			return raw[i+len(sep):]
-		}
-	}
-	return nil
 }

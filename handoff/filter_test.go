@@ -423,6 +423,7 @@ func TestFilterPanic(t *testing.T) {
 	f := filterFake(t, Spec{MaxConcurrent: 1, BreakerFailures: 5}, ScannerFunc(func(ctx context.Context, msg []byte) Result {
 		if n.Add(1) == 1 {
 			var m map[string]int
+			//lint:ignore SA5000 the filter must panic
 			m["boom"]++ // assignment to entry in nil map
 		}
 		return Result{Verdict: Clean}

@@ -19,7 +19,7 @@ func decodeValue(v []byte) string {
 			break
 		}
 	}
-	if bytes.Index(v, []byte("=?")) < 0 {
+	if !bytes.Contains(v, []byte("=?")) {
 		if ascii {
 			return string(v)
 		}

@@ -189,37 +189,6 @@ func (s *DirSpool) Create(ctx context.Context, it *Item, body io.Reader) error {
 	return nil
 }
 
-// copyBody streams body into f. A read error (or ctx's) is returned as is,
-// a write error as ErrSpool.
-func (s *DirSpool) copyBody(ctx context.Context, f *os.File, body io.Reader) (int64, error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return n, fmt.Errorf("queue: create %s: %w", filepath.Base(f.Name()), err)
-		}
-		nr, rerr := body.Read(buf)
-		if nr > 0 {
-			err := s.check("write")
-			if err == nil {
-				_, err = f.Write(buf[:nr])
-			}
-			if err != nil {
-				return n, fmt.Errorf("%w: %w", ErrSpool, err)
-			}
-			n += int64(nr)
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, fmt.Errorf("queue: reading message: %w", rerr)
-		}
-	}
-}
-
 type fileBody struct {
 	*io.SectionReader
 	f *os.File

@@ -28,7 +28,6 @@ type gate struct {
 
 	ready chan net.Conn
 	done  chan struct{}
-	once  sync.Once
 	err   error // the listener's Accept error, set before done is closed
 	wg    sync.WaitGroup
 }

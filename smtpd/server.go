@@ -72,7 +72,6 @@ type Server struct {
 
 	mu      sync.Mutex // guards servers
 	servers []*smtp.Server
-	wg      sync.WaitGroup
 
 	ctx    context.Context // parent of every session; canceled by Shutdown
 	cancel context.CancelFunc

@@ -543,9 +543,9 @@ starttls = "none"
 	}
 	ctl.expect("EHLO inside.test", "250")
 	ctl.send("sender@example.org", []string{"control@other.test"}, testMessage("control", "relayed"))
-	msgs := sk.Wait(1, 10*time.Second)
+	sk.Wait(1, 10*time.Second)
 	time.Sleep(300 * time.Millisecond)
-	msgs = sk.Messages()
+	msgs := sk.Messages()
 	if len(msgs) != 1 || fmt.Sprint(msgs[0].Rcpt) != "[control@other.test]" {
 		var got []string
 		for _, m := range msgs {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,16 +194,6 @@ func (s *Server) WaitMaildir(addr, folder string, n int, timeout time.Duration) 
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// Dial opens a raw connection to the SMTP listener.
-func (s *Server) Dial() net.Conn {
-	s.t.Helper()
-	c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return c
 }
 
 // need skips the test when a program is missing.

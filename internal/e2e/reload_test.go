@@ -186,9 +186,9 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("status after %d saves: %+v (each save must make exactly one generation)", reloads, st)
 	}
 
-	files := s.WaitMaildir("bob@local.test", "", sent, 60*time.Second)
+	s.WaitMaildir("bob@local.test", "", sent, 60*time.Second)
 	time.Sleep(200 * time.Millisecond) // a duplicate would show up now
-	files = s.Maildir("bob@local.test", "")
+	files := s.Maildir("bob@local.test", "")
 	if len(files) != sent {
 		t.Fatalf("%d messages delivered, %d sent\n%s", len(files), sent, tail(s.Log(), 2000))
 	}
