@@ -247,11 +247,11 @@ func (s *DirSpool) reserve(id string) bool {
 
 // writeBody streams body into a leased segment as a new body record for
 // it.ID, without syncing. On success it records the message (not
-// committed, still holding the lease) in s.msgs.
-func (s *DirSpool) writeBody(ctx context.Context, it *Item, body io.Reader) error {
+// committed, still holding the lease) in s.msgs and returns the segment.
+func (s *DirSpool) writeBody(ctx context.Context, it *Item, body io.Reader) (*segment, error) {
 	g, err := s.lease()
 	if err != nil {
-		return fmt.Errorf("%w: create: %w", ErrSpool, err)
+		return nil, fmt.Errorf("%w: create: %w", ErrSpool, err)
 	}
 	start := g.end
 	n, err := s.streamRecord(ctx, g, it.ID, body)
@@ -263,7 +263,7 @@ func (s *DirSpool) writeBody(ctx context.Context, it *Item, body io.Reader) erro
 		_, herr := g.f.WriteAt(h[:], start)
 		g.end = start + recHeader + idLen + n
 		s.release(g, herr != nil || errors.Is(err, ErrSpool))
-		return err
+		return nil, err
 	}
 	g.end = start + recHeader + idLen + n
 	s.mu.Lock()
@@ -271,7 +271,7 @@ func (s *DirSpool) writeBody(ctx context.Context, it *Item, body io.Reader) erro
 	s.msgs[it.ID] = &loc{seg: g, off: start, size: n, leased: true}
 	s.mu.Unlock()
 	it.Size = n
-	return nil
+	return g, nil
 }
 
 // streamRecord writes a body record at g.end: the header's place and the

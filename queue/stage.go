@@ -40,17 +40,16 @@ func (s *DirSpool) CreateBody(ctx context.Context, it *Item, body io.Reader) err
 	if !s.reserve(it.ID) {
 		return fmt.Errorf("%w: %s", ErrExists, it.ID)
 	}
-	err := s.writeBody(ctx, it, body)
+	g, err := s.writeBody(ctx, it, body)
 	s.mu.Lock()
 	delete(s.reserved, it.ID)
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	l, _ := s.lookup(it.ID)
 	err = s.check("sync")
 	if err == nil {
-		err = s.syncer.sync([]*os.File{l.seg.f}, false)
+		err = s.syncer.sync([]*os.File{g.f}, false)
 	}
 	if err != nil {
 		// What is on disk after a failed sync is unknown: the segment
