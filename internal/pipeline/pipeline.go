@@ -63,22 +63,23 @@ type Pipeline struct {
 
 // Handle implements queue.Handler.
 func (p *Pipeline) Handle(ctx context.Context, it *queue.Item) queue.Outcome {
-	raw, err := readBody(it)
-	if err != nil {
-		return queue.Retry(fmt.Errorf("read %s: %w", it.ID, err))
-	}
-	m := &stdlib.Msg{
-		ID: it.ID, From: it.From, Rcpt: it.Pending(), Client: it.Client, Helo: it.Helo,
-		Body: message.New(raw, p.Limits.MessageOptions()),
-	}
+	m := &stdlib.Msg{ID: it.ID, From: it.From, Rcpt: it.Pending(), Client: it.Client, Helo: it.Helo}
 	if err := m.UnmarshalState(it.Vars); err != nil {
 		p.Logger.Warn("bad carried state; starting afresh", "msg_id", it.ID, "error", err)
 	}
 	m.Rcpt = applyRcptActions(m.Rcpt, m.Actions, it.Done)
+	// Taken first: it ends the hold the SMTP session left on the
+	// generation, which must end even if the body cannot be read.
 	eng := p.Engine(it.ID, m.Generation)
 	if eng == nil {
 		return queue.Retry(errors.New("the server is stopping"))
 	}
+	raw, err := readBody(it)
+	if err != nil {
+		eng.Release()
+		return queue.Retry(fmt.Errorf("read %s: %w", it.ID, err))
+	}
+	m.Body = message.New(raw, p.Limits.MessageOptions())
 	res := &engine.Result{}
 	v := p.runQueue(ctx, eng, m, res)
 	switch v.Kind {
