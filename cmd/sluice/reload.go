@@ -51,8 +51,12 @@ type reloadStatus struct {
 
 // rules holds the generations of a running server.
 type rules struct {
-	mu     sync.Mutex // serialises reloads; guards status and cfg
-	status reloadStatus
+	// reloading serialises reloads, held while one builds; mu guards
+	// status, cfg and tried, held only to read or set them, so that
+	// status and the watcher never wait for a build.
+	reloading sync.Mutex
+	mu        sync.Mutex
+	status    reloadStatus
 	cfg    *config.Config // of the current generation
 	tried  *config.Config // the last one loaded, even if its generation failed
 
@@ -208,23 +212,29 @@ func (s *server) unkeep(id string) {
 // swaps it in. A failure leaves the current generation serving; its error
 // is logged, returned and kept in the status until a reload succeeds.
 func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
+	s.rules.reloading.Lock()
+	defer s.rules.reloading.Unlock()
 	s.rules.mu.Lock()
-	defer s.rules.mu.Unlock()
-	st := &s.rules.status
+	gen, path := s.rules.status.Generation+1, s.rules.cfg.File
+	s.rules.mu.Unlock()
 	fail := func(err error) (reloadStatus, error) {
+		s.rules.mu.Lock()
+		defer s.rules.mu.Unlock()
+		st := &s.rules.status
 		st.Error, st.ErrorAt = err.Error(), time.Now()
 		s.log.Error("reload failed; the rules in force stay", "trigger", why, "version", st.Version, "error", err)
 		return *st, err
 	}
 	c := config.Default()
-	if path := s.rules.cfg.File; path != "" {
+	if path != "" {
 		var err error
 		if c, err = config.Load(path); err != nil {
 			return fail(err)
 		}
 	}
+	s.rules.mu.Lock()
 	s.rules.tried = c
-	gen := st.Generation + 1
+	s.rules.mu.Unlock()
 	eng, warnings, err := s.build(c, gen)
 	if err != nil {
 		return fail(err)
@@ -234,7 +244,7 @@ func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
 	s.local.Store(localDomains(c))
 	took := time.Since(start)
 	restart := restartNeeded(s.cfg, c)
-	*st = reloadStatus{
+	st := reloadStatus{
 		Generation: gen, Version: eng.Version(), Config: c.File, LoadedAt: time.Now(),
 		Restart: restart, Took: took.Round(10 * time.Microsecond).String(),
 	}
@@ -242,7 +252,9 @@ func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
 		st.Warnings = append(st.Warnings, w.String())
 		s.log.Warn("script warning", "warning", w.String())
 	}
-	s.rules.cfg = c
+	s.rules.mu.Lock()
+	s.rules.status, s.rules.cfg = st, c
+	s.rules.mu.Unlock()
 	old.Close()
 	if s.watch != nil {
 		s.watch.kick()
@@ -251,7 +263,7 @@ func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
 	for _, r := range restart {
 		s.log.Warn("changed setting needs a restart; the old value stays in force", "setting", r)
 	}
-	return *st, nil
+	return st, nil
 }
 
 // restartNeeded names the settings that differ between the configuration
