@@ -4,16 +4,37 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/ast"
 	"github.com/yuin/gopher-lua/parse"
 )
 
 // compileSource parses and compiles src with name as the chunk name. A
 // syntax error reads "name:line:col: message".
 func compileSource(name string, src []byte) (*lua.FunctionProto, error) {
+	chunk, err := parseSource(name, src)
+	if err != nil {
+		return nil, err
+	}
+	proto, err := lua.Compile(chunk, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	// The main chunk has no "arg" local, but gopher-lua's Lua 5.0
+	// compatibility still builds an arg table on every run of it: a map
+	// allocation per hook call, for nothing.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
+	return proto, nil
+}
+
+// parseSource parses src (a UTF-8 byte-order mark and a shebang line
+// allowed) with name as the chunk name. A syntax error reads
+// "name:line:col: message".
+func parseSource(name string, src []byte) ([]ast.Stmt, error) {
 	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
 	if bytes.HasPrefix(src, []byte("#")) { // a shebang line, as lua(1) allows
 		if i := bytes.IndexByte(src, '\n'); i >= 0 {
@@ -35,15 +56,21 @@ func compileSource(name string, src []byte) (*lua.FunctionProto, error) {
 		}
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	proto, err := lua.Compile(chunk, name)
+	return chunk, nil
+}
+
+// readScript reads a script with read; an error matches ErrScript and
+// names the file once.
+func readScript(read func(string) ([]byte, error), name string) ([]byte, error) {
+	src, err := read(name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once, in front
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrScript, name, err)
 	}
-	// The main chunk has no "arg" local, but gopher-lua's Lua 5.0
-	// compatibility still builds an arg table on every run of it: a map
-	// allocation per hook call, for nothing.
-	proto.IsVarArg &^= lua.VarArgNeedsArg
-	return proto, nil
+	return src, nil
 }
 
 // whereRE finds the "path:line:" gopher-lua puts in front of runtime errors.

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -190,13 +188,9 @@ func New(opt Options) (*Engine, error) {
 
 // compile reads and compiles one script with its path as the chunk name.
 func (e *Engine) compile(name string) (*lua.FunctionProto, error) {
-	src, err := e.opt.ReadFile(name)
+	src, err := readScript(e.opt.ReadFile, name)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path is said once, in front
-		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrScript, name, err)
+		return nil, err
 	}
 	proto, err := compileSource(name, src)
 	if err != nil {
@@ -231,7 +225,7 @@ func (e *Engine) probe() error {
 				return
 			}
 			st.defined = append(st.defined, string(name))
-			if _, ok := v.(*lua.LFunction); ok && slices.Contains(Hooks, string(name)) {
+			if _, ok := v.(*lua.LFunction); ok && isHook(string(name)) {
 				st.hooks[string(name)] = true
 			}
 		})

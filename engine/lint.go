@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/ast"
-	"github.com/yuin/gopher-lua/parse"
 )
 
 // Warning is a likely mistake in a stage script that still compiles and
@@ -48,37 +46,31 @@ func LintStages(opt Options) ([]Warning, error) {
 	if read == nil {
 		read = os.ReadFile
 	}
+	type file struct {
+		name   string
+		module bool
+	}
+	var files []file
+	for _, st := range opt.Stages {
+		files = append(files, file{st.Script, false})
+	}
+	for _, m := range opt.Modules {
+		files = append(files, file{m, true})
+	}
 	var out []Warning
 	var errs []error
 	done := map[string]bool{}
-	for _, st := range opt.Stages {
-		if done[st.Script] {
+	for _, f := range files {
+		if done[f.name] {
 			continue
 		}
-		done[st.Script] = true
-		src, err := read(st.Script)
+		done[f.name] = true
+		src, err := readScript(read, f.name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s: %v", ErrScript, st.Script, err))
+			errs = append(errs, err)
 			continue
 		}
-		ws, err := lint(st.Script, src, false)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s", ErrScript, err.Error()))
-			continue
-		}
-		out = append(out, ws...)
-	}
-	for _, file := range opt.Modules {
-		if done[file] {
-			continue
-		}
-		done[file] = true
-		src, err := read(file)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s: %v", ErrScript, file, err))
-			continue
-		}
-		ws, err := lint(file, src, true)
+		ws, err := lint(f.name, src, f.module)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: %s", ErrScript, err.Error()))
 			continue
@@ -124,18 +116,9 @@ func LintModule(name string, src []byte) []Warning {
 // lint is Lint (or LintModule) that returns the syntax error, in
 // compileSource's format.
 func lint(name string, src []byte, module bool) ([]Warning, error) {
-	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf"))
-	if bytes.HasPrefix(src, []byte("#")) { // a shebang line, as compileSource
-		if i := bytes.IndexByte(src, '\n'); i >= 0 {
-			src = append([]byte("--"), src[i:]...)
-		}
-	}
-	chunk, err := parse.Parse(bytes.NewReader(src), name)
+	chunk, err := parseSource(name, src)
 	if err != nil {
-		if _, cerr := compileSource(name, src); cerr != nil {
-			return nil, cerr
-		}
-		return nil, fmt.Errorf("%s: %v", name, err)
+		return nil, err
 	}
 	l := &linter{module: module}
 	l.block(chunk)

@@ -355,6 +355,13 @@ func TestLintStages(t *testing.T) {
 	if !errors.Is(err, ErrScript) || !strings.Contains(err.Error(), "scripts/bad.lua:2:") || !strings.Contains(err.Error(), "scripts/gone.lua") {
 		t.Errorf("got error %v, want ErrScript naming scripts/bad.lua:2: and scripts/gone.lua", err)
 	}
+
+	// A file that cannot be read is named once, as New names it.
+	gone := filepath.Join(t.TempDir(), "gone.lua")
+	_, err = LintStages(Options{Stages: []Stage{{Name: "gone", Script: gone}}})
+	if err == nil || strings.Count(err.Error(), gone) != 1 {
+		t.Errorf("got error %v, want %s named once", err, gone)
+	}
 }
 
 // A module gets the checks of globals but none about hooks.

@@ -72,8 +72,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,9 +133,9 @@ func TestTestAPIDoc(t *testing.T) {
 	}
 
 	reg := registeredTestAPI(t, append(apidoc.NameParts(doc), apidoc.NameParts(meta)...))
-	t.Logf("test files reach %d names: %s", len(reg), strings.Join(apidoc.SortedKeys(reg), " "))
+	t.Logf("test files reach %d names: %s", len(reg), strings.Join(slices.Sorted(maps.Keys(reg)), " "))
 
-	for _, n := range apidoc.SortedKeys(reg) {
+	for _, n := range slices.Sorted(maps.Keys(reg)) {
 		if _, ok := doc[n]; !ok {
 			t.Errorf("%s is registered in test files but missing from the %q section of docs/lua-api.md", n, testDocHeading)
 		}
@@ -141,7 +143,7 @@ func TestTestAPIDoc(t *testing.T) {
 			t.Errorf("%s is registered in test files but missing from docs/sluice-test.meta.lua", n)
 		}
 	}
-	for _, n := range apidoc.SortedKeys(doc) {
+	for _, n := range slices.Sorted(maps.Keys(doc)) {
 		e := doc[n]
 		kind, ok := reg[n]
 		switch {
@@ -153,7 +155,7 @@ func TestTestAPIDoc(t *testing.T) {
 			t.Errorf("docs/lua-api.md:%d: %s is not a function: write it without arguments", e.Line, n)
 		}
 	}
-	for _, n := range apidoc.SortedKeys(meta) {
+	for _, n := range slices.Sorted(maps.Keys(meta)) {
 		if _, ok := reg[n]; !ok {
 			t.Errorf("docs/sluice-test.meta.lua:%d: %s is declared, but test files cannot reach it%s", meta[n], n, testHint(n, reg))
 		}
@@ -392,7 +394,7 @@ func registeredTestAPI(t *testing.T, extra []string) map[string]string {
 		cands[n] = true
 	}
 	var list strings.Builder
-	for _, n := range apidoc.SortedKeys(cands) {
+	for _, n := range slices.Sorted(maps.Keys(cands)) {
 		fmt.Fprintf(&list, "%q, ", n)
 	}
 
@@ -448,7 +450,7 @@ func registeredTestAPI(t *testing.T, extra []string) map[string]string {
 		}
 		prefix, ok := testResultScopes[path]
 		if !ok {
-			t.Errorf("the result of t.run has a table at %q with fields %v: add a prefix for it to testResultScopes and document its fields", path, apidoc.SortedKeys(names))
+			t.Errorf("the result of t.run has a table at %q with fields %v: add a prefix for it to testResultScopes and document its fields", path, slices.Sorted(maps.Keys(names)))
 			continue
 		}
 		for name, kind := range names {

@@ -6,7 +6,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -95,7 +94,7 @@ func (tc *testCtx) run(L *lua.LState) int {
 	if err != nil {
 		L.RaiseError("t.run: %v", err)
 	}
-	L.Push(resultToLua(L, res))
+	L.Push(stdlib.ToLua(L, res)) // the field names of `sluice run --json`
 	return 1
 }
 
@@ -214,19 +213,6 @@ func optStrings(L *lua.LState, key lua.LString, v lua.LValue) []string {
 	}
 	L.RaiseError("t.run: %s must be a string or a list of strings, got %s", key, v.Type())
 	return nil
-}
-
-// resultToLua gives r to Lua with the field names of `sluice run --json`.
-func resultToLua(L *lua.LState, r *Result) lua.LValue {
-	data, err := json.Marshal(r)
-	if err != nil {
-		L.RaiseError("t.run: result: %v", err)
-	}
-	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
-		L.RaiseError("t.run: result: %v", err)
-	}
-	return stdlib.ToLua(L, v)
 }
 
 // filterAnswer are the keys t.filter takes.

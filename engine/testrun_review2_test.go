@@ -80,7 +80,7 @@ test("b", function(t) pcall(saved.query, "db", "SELECT 1") end)`
 // error(table) names the value, not a pointer.
 func TestReview2ErrorTableMessage(t *testing.T) {
 	rs := runReview2(t, `test("e", function(t) error({code = 1}) end)`, time.Second, 10*time.Second)
-	if len(rs) != 1 || strings.Contains(rs[0].Message, "0x") {
+	if len(rs) != 1 || !rs[0].Failed || strings.Contains(rs[0].Message, "0x") || !strings.Contains(rs[0].Message, "error {code = 1}") {
 		t.Errorf("error({code = 1}): %+v", outcomes(rs))
 	}
 }

@@ -87,8 +87,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,7 +140,7 @@ func TestAPIDoc(t *testing.T) {
 	extra := append(apidoc.NameParts(doc), apidoc.NameParts(docOut)...)
 	reg, out := registered(t, append(extra, apidoc.NameParts(meta)...))
 
-	for _, n := range apidoc.SortedKeys(reg) {
+	for _, n := range slices.Sorted(maps.Keys(reg)) {
 		if _, ok := doc[n]; !ok {
 			t.Errorf("%s is registered but missing from docs/lua-api.md", n)
 		}
@@ -146,22 +148,22 @@ func TestAPIDoc(t *testing.T) {
 			t.Errorf("%s is registered but missing from docs/sluice.meta.lua", n)
 		}
 	}
-	for _, n := range apidoc.SortedKeys(doc) {
+	for _, n := range slices.Sorted(maps.Keys(doc)) {
 		if !reg[n] {
 			t.Errorf("docs/lua-api.md:%d: %s is documented, but scripts cannot reach it%s", doc[n], n, hint(n, reg, out))
 		}
 	}
-	for _, n := range apidoc.SortedKeys(meta) {
+	for _, n := range slices.Sorted(maps.Keys(meta)) {
 		if !reg[n] {
 			t.Errorf("docs/sluice.meta.lua:%d: %s is declared, but scripts cannot reach it%s", meta[n], n, hint(n, reg, out))
 		}
 	}
-	for _, n := range apidoc.SortedKeys(out) {
+	for _, n := range slices.Sorted(maps.Keys(out)) {
 		if _, ok := docOut[n]; !ok {
 			t.Errorf("%s is a sandbox stand-in that raises \"not available\", but the **Not available** line of docs/lua-api.md does not list it", n)
 		}
 	}
-	for _, n := range apidoc.SortedKeys(docOut) {
+	for _, n := range slices.Sorted(maps.Keys(docOut)) {
 		if !out[n] {
 			t.Errorf("docs/lua-api.md:%d: %s is listed as not available, but the sandbox has no stand-in for it", docOut[n], n)
 		}
@@ -253,7 +255,7 @@ func registered(t *testing.T, extra []string) (reg, unavailable map[string]bool)
 		}
 	}
 
-	found := runProbe(t, apidoc.SortedKeys(cands))
+	found := runProbe(t, slices.Sorted(maps.Keys(cands)))
 
 	reg, unavailable = map[string]bool{}, map[string]bool{}
 	for _, h := range engine.Hooks {

@@ -2,6 +2,7 @@ package apidoc
 
 import (
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -171,8 +172,8 @@ func TestCandidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"header", "raw_name"}; !slices.Equal(SortedKeys(got), want) {
-		t.Errorf("candidates = %v, want %v", SortedKeys(got), want)
+	if want := []string{"header", "raw_name"}; !slices.Equal(slices.Sorted(maps.Keys(got)), want) {
+		t.Errorf("candidates = %v, want %v", slices.Sorted(maps.Keys(got)), want)
 	}
 	if _, err := Candidates(t.TempDir()); err == nil || !strings.HasPrefix(err.Error(), "no Go files in ") {
 		t.Errorf("an empty directory: error %v", err)

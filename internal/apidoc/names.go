@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,16 +71,6 @@ func NameParts[V any](m map[string]V) []string {
 		out = append(out, strings.FieldsFunc(n, func(r rune) bool { return r == '.' || r == ':' })...)
 	}
 	return out
-}
-
-// SortedKeys returns the keys of m in order.
-func SortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // DecodeReport decodes a probe's report, the JSON after "apidoc ": a scope
