@@ -57,8 +57,8 @@ type rules struct {
 	reloading sync.Mutex
 	mu        sync.Mutex
 	status    reloadStatus
-	cfg    *config.Config // of the current generation
-	tried  *config.Config // the last one loaded, even if its generation failed
+	cfg       *config.Config // of the current generation
+	tried     *config.Config // the last one loaded, even if its generation failed
 
 	live sync.Map // version → *engine.Engine, while open
 	kept sync.Map // queue id → *engine.Engine held for its first attempt
