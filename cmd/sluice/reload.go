@@ -22,7 +22,9 @@ import (
 // scripts compiled into an engine, with the filters and databases they
 // reach. The engine owns the other two (Options.OnClose closes them), and
 // it stays open while anything holds it (engine.Acquire): an SMTP
-// transaction from its MAIL command to its end, and a message from its
+// session, from its greeting to its end (each MAIL moves it to the
+// current generation, so a transaction runs on one generation throughout;
+// an idle connection keeps the last one open), and a message from its
 // commit to the end of its first on_queue attempt. So a message in flight
 // finishes every stage on the generation it started with, and an old
 // generation closes by itself once the last such message is through.

@@ -44,7 +44,7 @@ func startReview(t *testing.T, watch bool, files map[string]string) (*server, st
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
-		writeReview(t, dir, name, body)
+		writeFile(t, dir, name, body)
 	}
 	c, err := config.Load(filepath.Join(dir, "sluice.toml"))
 	if err != nil {
@@ -60,17 +60,6 @@ func startReview(t *testing.T, watch bool, files map[string]string) (*server, st
 		s.stop(ctx)
 	})
 	return s, dir
-}
-
-func writeReview(t *testing.T, dir, name, body string) {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func (s *server) reviewStatus() reloadStatus {
@@ -113,7 +102,7 @@ func TestReviewWatchRecreatedFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // the failed reload of the removal
-	writeReview(t, dir, "rules/version.lua", reviewVersion("B"))
+	writeFile(t, dir, "rules/version.lua", reviewVersion("B"))
 	waitReviewGeneration(t, s, 2, "rules/ deleted and recreated")
 }
 
@@ -124,14 +113,14 @@ func TestReviewWatchFolderOfFailedReload(t *testing.T) {
 		"sluice.toml":       reviewConfig,
 		"rules/version.lua": reviewVersion("A"),
 	})
-	writeReview(t, dir, "extra/more.lua", "function on_data(msg)\n  msg:set_header(\"X-More\", \n")
-	writeReview(t, dir, "sluice.toml", reviewConfig+"\n[[stage]]\nname = \"more\"\nscript = \"extra/more.lua\"\n")
+	writeFile(t, dir, "extra/more.lua", "function on_data(msg)\n  msg:set_header(\"X-More\", \n")
+	writeFile(t, dir, "sluice.toml", reviewConfig+"\n[[stage]]\nname = \"more\"\nscript = \"extra/more.lua\"\n")
 	for deadline := time.Now().Add(2 * time.Second); s.reviewStatus().Error == ""; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the broken extra/more.lua was not reported")
 		}
 	}
-	writeReview(t, dir, "extra/more.lua", "function on_data(msg) msg:set_header(\"X-More\", \"1\") end\n")
+	writeFile(t, dir, "extra/more.lua", "function on_data(msg) msg:set_header(\"X-More\", \"1\") end\n")
 	waitReviewGeneration(t, s, 2, "extra/more.lua fixed")
 }
 
@@ -141,7 +130,7 @@ func TestReviewWatchFolderOfFailedReload(t *testing.T) {
 func TestReviewWatchSymlinkSwap(t *testing.T) {
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "rules")
-	writeReview(t, rules, "..v1/version.lua", reviewVersion("A"))
+	writeFile(t, rules, "..v1/version.lua", reviewVersion("A"))
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -150,14 +139,14 @@ func TestReviewWatchSymlinkSwap(t *testing.T) {
 	}
 	must(os.Symlink("..v1", filepath.Join(rules, "..data")))
 	must(os.Symlink("..data/version.lua", filepath.Join(rules, "version.lua")))
-	writeReview(t, dir, "sluice.toml", reviewConfig)
+	writeFile(t, dir, "sluice.toml", reviewConfig)
 	c, err := config.Load(filepath.Join(dir, "sluice.toml"))
 	must(err)
 	s, err := startServer(c, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
 	must(err)
 	defer s.stop(context.Background())
 
-	writeReview(t, rules, "..v2/version.lua", reviewVersion("B"))
+	writeFile(t, rules, "..v2/version.lua", reviewVersion("B"))
 	must(os.Symlink("..v2", filepath.Join(rules, "..data_tmp")))
 	must(os.Rename(filepath.Join(rules, "..data_tmp"), filepath.Join(rules, "..data")))
 	waitReviewGeneration(t, s, 2, "..data swapped")
@@ -174,7 +163,7 @@ func TestReviewReloadBrokenModule(t *testing.T) {
 	if v, x := runOnData(s); v.Kind != engine.Continue || x != "A" {
 		t.Fatalf("generation 1: %v, X-V %q", v, x)
 	}
-	writeReview(t, dir, "rules/lib/v.lua", "return {v = \n")
+	writeFile(t, dir, "rules/lib/v.lua", "return {v = \n")
 	if _, err := s.reload("test", time.Now()); err == nil {
 		v, x := runOnData(s)
 		t.Errorf("a broken rules/lib/v.lua went live: generation %d, on_data %v %q (X-V %q)",
