@@ -3,10 +3,15 @@
 #
 # For each message size, smtp-source (Postfix) sends the same load to
 #   (a) `sluice serve` with the default pipeline (embedded scripts, fsync on,
-#       a fresh store in a temp folder), and
-#   (b) bench/nowork, a go-smtp server that reads DATA into io.Discard;
+#       a fresh store in a temp folder),
+#   (b) bench/nowork, a go-smtp server that reads DATA into io.Discard, and
+#   (c) the durable floor, `nowork -durable` (built with sluice's DATA
+#       reader): it only appends each message to a spool file and syncs
+#       (where sluice runs on_data), appends a commit record and syncs, and
+#       after the 250 writes it into a Maildir (tmp/, sync, rename, sync of
+#       the folder) — what the disk and the protocol leave for sluice's work;
 # each server pinned to one core, smtp-source to another. It prints msgs/s
-# of both, the ratio sluice/no-work, sluice's CPU per message and peak RSS,
+# of each, the ratio sluice/no-work, sluice's CPU per message and peak RSS,
 # and checks that every message sluice acknowledged reached the Maildir.
 # See bench/README.md. Run from anywhere; it works in the repo root.
 #
@@ -142,6 +147,32 @@ run_nowork() {
 	CPU=$(per_msg $((c1 - c0)) "$1")
 }
 
+# run_floor COUNT SIZE RUN: the durable floor (nowork-fast -durable); sets
+# SECS, SUST (seconds until every message was in its Maildir) and CPU (µs
+# per message, until then).
+run_floor() {
+	local dir=$TMP/floor-$2-$3 port c0 c1 t0 i n=0
+	mkdir -p "$dir"
+	taskset -c "$SERVER_CPU" "$TMP/nowork-fast" -addr 127.0.0.1:0 -durable "$dir/md" 2>"$dir/server.log" &
+	SERVER_PID=$!
+	wait_log "$dir/server.log" '^listening on '
+	port=${LINE##*:}
+	c0=$(cputicks "$SERVER_PID")
+	t0=$(now)
+	blast "$port" "$1" "$2" "$dir/smtp-source.log"
+	for ((i = 0; i < DRAIN_TIMEOUT * 20; i++)); do
+		n=$(find "$dir/md/new" -type f | wc -l)
+		((n >= $1)) && break
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir/server.log" >&2; die "floor exited"; }
+		sleep 0.05
+	done
+	((n >= $1)) || die "floor: $n of $1 messages delivered after ${DRAIN_TIMEOUT}s"
+	SUST=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
+	c1=$(cputicks "$SERVER_PID")
+	stop_server
+	CPU=$(per_msg $((c1 - c0)) "$1")
+}
+
 # run_sluice COUNT SIZE RUN: sets SECS, CPU (µs per message, until the
 # queue drained), RSS (peak, KiB), DRAIN (seconds after smtp-source ended),
 # ACKED (messages sluice answered 250, from its mail log) and DELIVERED
@@ -201,11 +232,12 @@ run_sluice() {
 # median prints the median of its arguments.
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-rows=()
+rows=() frows=()
 lost=0
 for spec in "4096 $MSGS_4K 4 40" "102400 $MSGS_100K 100 90"; do
 	read -r size count kib target <<<"$spec"
 	nw_rate=() nw_cpu=() sl_rate=() sl_sust=() sl_cpu=() sl_rss=() sl_drain=() fw_rate=()
+	fl_rate=() fl_sust=() fl_cpu=()
 	for ((run = 1; run <= RUNS; run++)); do
 		run_nowork "$count" "$size" "$run"
 		nw_rate+=("$(awk -v n="$count" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')")
@@ -213,6 +245,10 @@ for spec in "4096 $MSGS_4K 4 40" "102400 $MSGS_100K 100 90"; do
 		nw_client=$CLIENT
 		run_nowork "$count" "$size" "$run" nowork-fast
 		fw_rate+=("$(awk -v n="$count" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')")
+		run_floor "$count" "$size" "$run"
+		fl_rate+=("$(awk -v n="$count" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')")
+		fl_sust+=("$(awk -v n="$count" -v s="$SUST" 'BEGIN { printf "%.0f", n / s }')")
+		fl_cpu+=("$CPU")
 		run_sluice "$count" "$size" "$run"
 		sl_rate+=("$(awk -v n="$count" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')")
 		sl_sust+=("$(awk -v n="$count" -v s="$SECS" -v d="$DRAIN" 'BEGIN { printf "%.0f", n / (s + d) }')")
@@ -228,6 +264,7 @@ for spec in "4096 $MSGS_4K 4 40" "102400 $MSGS_100K 100 90"; do
 		fi
 		echo "  ${kib} KiB run $run: no-work ${nw_rate[-1]} msgs/s (${nw_cpu[-1]} µs/msg, smtp-source $nw_client)," \
 			"no-work with sluice's reader ${fw_rate[-1]} msgs/s," \
+			"floor ${fl_rate[-1]} msgs/s (sustained ${fl_sust[-1]}, ${fl_cpu[-1]} µs/msg)," \
 			"sluice ${sl_rate[-1]} msgs/s (${CPU} µs/msg, smtp-source $CLIENT), ${RSS} KiB peak RSS," \
 			"drained in ${DRAIN}s, $ACKED acknowledged, $DELIVERED delivered" >&2
 	done
@@ -249,6 +286,14 @@ for spec in "4096 $MSGS_4K 4 40" "102400 $MSGS_100K 100 90"; do
 	rows+=("$(printf '%-8s %6d %10s %6s %10s %7s %6s %6s%% %6s%% %6s%% %8.1f %7s  %-14s  (no-work with sluice'"'"'s reader %s/s: %s%%)' \
 		"${kib} KiB" "$count" "$nw" "$nwc" "$sl" "$(median "${sl_sust[@]}")" "$slc" "$ratio" "$cratio" "$target" \
 		"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(median "${sl_drain[@]}")" "$verdict" "$fw" "$fratio")")
+	fl=$(median "${fl_rate[@]}")
+	fls=$(median "${fl_sust[@]}")
+	flc=$(median "${fl_cpu[@]}")
+	frows+=("$(printf '%-8s %8s %7s %6s %8s%% %9s%% %9s%% %9s%%' "${kib} KiB" "$fl" "$fls" "$flc" \
+		"$(awk -v a="$fl" -v b="$nw" 'BEGIN { printf "%.0f", 100 * a / b }')" \
+		"$(awk -v a="$sl" -v b="$fl" 'BEGIN { printf "%.0f", 100 * a / b }')" \
+		"$(awk -v a="$(median "${sl_sust[@]}")" -v b="$fls" 'BEGIN { printf "%.0f", 100 * a / b }')" \
+		"$(awk -v a="$flc" -v b="$slc" 'BEGIN { printf "%.0f", 100 * a / b }')")")
 done
 
 echo
@@ -263,4 +308,11 @@ echo "ratio: sluice/no-work msgs/s; cpu: no-work µs / sluice µs (the ratio wit
 echo "no-work is go-smtp v0.25.1 as released; sluice reads DATA with its patched copy (third_party/go-smtp),"
 echo "and the last column compares with the no-work server built with that same reader"
 echo "targets: both ratios >= target, peak RSS < 40 MiB"
+echo
+echo "the durable floor (nowork -durable, sluice's reader): spool append + sync (body), append + sync (commit),"
+echo "250, then Maildir tmp/ + sync + rename + sync; nothing else (syncs grouped with syncfs, as sluice's)"
+printf '%-8s %8s %7s %6s %9s %10s %10s %10s\n' size "floor/s" "sust/s" "µs" "/no-work" "sluice/fl" "sust/fl" "cpu/fl"
+printf '%s\n' "${frows[@]}"
+echo "/no-work: floor/s over no-work/s; sluice/fl, sust/fl: sluice's accepted and sustained rates over the floor's;"
+echo "cpu/fl: floor µs / sluice µs — how close sluice's own work is to the least the disk allows"
 ((lost == 0)) || die "messages lost: see above"

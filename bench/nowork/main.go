@@ -4,7 +4,13 @@
 // with the cost of the SMTP protocol alone (go-smtp's reader, the command
 // round trips, the kernel's TCP).
 //
-//	nowork [-addr 127.0.0.1:0] [-lmtp]
+//	nowork [-addr 127.0.0.1:0] [-lmtp] [-durable DIR]
+//
+// With -durable it is the durable floor instead (floor.go): each message
+// is made durable in a spool file before the 250 and then delivered into
+// the Maildir DIR with tmp/, sync, rename and sync — the least a server
+// with sluice's guarantees must do, for bench/load.sh to show what the disk
+// leaves for the rest.
 //
 // It prints "listening on HOST:PORT" on stderr once it accepts, and runs
 // until it is interrupted.
@@ -28,10 +34,18 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:2526", "address to listen on (port 0: any free port)")
 	lmtp := flag.Bool("lmtp", false, "speak LMTP instead of SMTP")
+	durable := flag.String("durable", "", "be the durable floor: spool and Maildir under `DIR`")
 	flag.Parse()
 
+	var fl *floor
+	if *durable != "" {
+		var err error
+		if fl, err = newFloor(*durable); err != nil {
+			log.Fatal(err)
+		}
+	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return session{}, nil
+		return session{fl}, nil
 	}))
 	// The same protocol settings as sluice's defaults, so that the
 	// comparison is about the work done, not the limits.
@@ -57,19 +71,29 @@ func main() {
 	if err := srv.Serve(l); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	if fl != nil {
+		fl.close()
+		if n := fl.fails.Load(); n > 0 {
+			log.Fatalf("%d deliveries failed", n)
+		}
+	}
 }
 
-// session accepts everything and keeps nothing.
-type session struct{}
+// session accepts everything and keeps nothing, or, with a floor, hands
+// the message to it.
+type session struct{ floor *floor }
 
 func (session) Mail(string, *smtp.MailOptions) error { return nil }
 func (session) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (session) Reset()                               {}
 func (session) Logout() error                        { return nil }
 
-// Data reads the message and throws it away; under LMTP go-smtp gives its
-// result to every recipient.
-func (session) Data(r io.Reader) error {
+// Data reads the message and throws it away (or gives it to the floor);
+// under LMTP go-smtp gives its result to every recipient.
+func (s session) Data(r io.Reader) error {
+	if s.floor != nil {
+		return s.floor.accept(r)
+	}
 	_, err := io.Copy(io.Discard, r)
 	return err
 }
