@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"reflect"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/sluicemail/sluice/config"
@@ -17,21 +20,30 @@ import (
 // per-hand-off folders go under store.dir/handoff when the store exists,
 // else the system's temporary folder.
 func buildFilters(c *config.Config, logger *slog.Logger) (map[string]stdlib.Filter, error) {
+	specs := filterSpecs(c)
+	out := map[string]stdlib.Filter{}
+	for _, name := range slices.Sorted(maps.Keys(specs)) {
+		h, err := handoff.New(name, specs[name], logger.With("filter", name))
+		if err != nil {
+			closeFilters(out)
+			return nil, fmt.Errorf("filter %s: %w", name, err)
+		}
+		out[name] = stdlib.Filter{Scanner: h, OnError: c.Filters[name].OnError}
+	}
+	return out, nil
+}
+
+// filterSpecs turns the [filter.NAME] tables of c into hand-off specs.
+func filterSpecs(c *config.Config) map[string]handoff.Spec {
 	if len(c.Filters) == 0 {
-		return nil, nil
+		return nil
 	}
 	work, err := filepath.Abs(filepath.Join(c.Resolve(c.Store.Dir), "handoff"))
 	if err != nil || os.MkdirAll(work, 0o700) != nil {
 		work = "" // the system's temporary folder
 	}
-	names := make([]string, 0, len(c.Filters))
-	for name := range c.Filters {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	out := map[string]stdlib.Filter{}
-	for _, name := range names {
-		f := c.Filters[name]
+	out := make(map[string]handoff.Spec, len(c.Filters))
+	for name, f := range c.Filters {
 		spec := handoff.Spec{
 			Kind: f.Kind, Command: f.Command, Input: f.Input, Output: f.Output, Verdicts: f.Verdicts,
 			NameRegex: f.NameRegex, Address: f.Address, Threshold: f.Threshold,
@@ -49,20 +61,95 @@ func buildFilters(c *config.Config, logger *slog.Logger) (map[string]stdlib.Filt
 		if f.Out != "" {
 			spec.Out, _ = filepath.Abs(c.Resolve(f.Out))
 		}
-		h, err := handoff.New(name, spec, logger.With("filter", name))
-		if err != nil {
-			return nil, fmt.Errorf("filter %s: %w", name, err)
-		}
-		out[name] = stdlib.Filter{Scanner: h, OnError: f.OnError}
+		out[name] = spec
 	}
-	return out, nil
+	return out
+}
+
+// sharedFilters holds the hand-offs of sluice serve's open generations by
+// filter name, so that a reload which leaves a [filter.NAME] as it was
+// keeps its hand-off: one concurrency limit (max_concurrent) rather than
+// one per open generation, the breaker's failure count and open state,
+// the folder kind's watcher. A filter whose settings changed gets a new
+// hand-off, and the old one is closed when the last generation using it
+// closes. A change of on_error alone keeps the hand-off.
+type sharedFilters struct {
+	mu sync.Mutex
+	m  map[string]*sharedFilter // the newest hand-off of each name
+}
+
+// sharedFilter is one hand-off and the number of open generations using it.
+type sharedFilter struct {
+	spec    handoff.Spec
+	scanner stdlib.Scanner
+	refs    int
+}
+
+// acquire returns the filters of c for a new generation, reusing the
+// hand-offs whose spec is unchanged, and the function the generation calls
+// once, when it closes.
+func (sf *sharedFilters) acquire(c *config.Config, logger *slog.Logger) (map[string]stdlib.Filter, func(), error) {
+	specs := filterSpecs(c)
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if sf.m == nil {
+		sf.m = map[string]*sharedFilter{}
+	}
+	var used []*sharedFilter
+	release := func() {
+		sf.mu.Lock()
+		defer sf.mu.Unlock()
+		for _, e := range used {
+			sf.drop(e)
+		}
+	}
+	out := map[string]stdlib.Filter{}
+	for _, name := range slices.Sorted(maps.Keys(specs)) {
+		spec := specs[name]
+		e := sf.m[name]
+		if e == nil || !reflect.DeepEqual(e.spec, spec) {
+			h, err := handoff.New(name, spec, logger.With("filter", name))
+			if err != nil {
+				for _, e := range used {
+					sf.drop(e)
+				}
+				return nil, nil, fmt.Errorf("filter %s: %w", name, err)
+			}
+			e = &sharedFilter{spec: spec, scanner: h}
+			sf.m[name] = e
+		}
+		e.refs++
+		used = append(used, e)
+		out[name] = stdlib.Filter{Scanner: e.scanner, OnError: c.Filters[name].OnError}
+	}
+	return out, release, nil
+}
+
+// drop ends one generation's use of e, closing its hand-off when no open
+// generation uses it and a newer one has replaced it (or it has none
+// left). sf.mu is held.
+func (sf *sharedFilters) drop(e *sharedFilter) {
+	e.refs--
+	if e.refs > 0 {
+		return
+	}
+	closeScanner(e.scanner)
+	for name, cur := range sf.m {
+		if cur == e {
+			delete(sf.m, name)
+		}
+	}
 }
 
 // closeFilters releases what the filters hold (the folder kind's watcher).
 func closeFilters(filters map[string]stdlib.Filter) {
 	for _, f := range filters {
-		if c, ok := f.Scanner.(interface{ Close() error }); ok {
-			c.Close()
-		}
+		closeScanner(f.Scanner)
+	}
+}
+
+func closeScanner(s stdlib.Scanner) {
+	if c, ok := s.(interface{ Close() error }); ok {
+		c.Close()
 	}
 }

@@ -20,12 +20,14 @@ import (
 
 // A generation of the rules is what a reload replaces as one: the stages'
 // scripts compiled into an engine, with the filters and databases they
-// reach. The engine owns the other two (Options.OnClose closes them), and
-// it stays open while anything holds it (engine.Acquire): an SMTP
-// session, from its greeting to its end (each MAIL moves it to the
-// current generation, so a transaction runs on one generation throughout;
-// an idle connection keeps the last one open), and a message from its
-// commit to the end of its first on_queue attempt. So a message in flight
+// reach; a filter whose settings a reload leaves alone is shared with the
+// generation before (sharedFilters). The engine owns the filters and
+// databases (Options.OnClose releases them), and it stays open while
+// anything holds it (engine.Acquire): an SMTP session, from its greeting
+// to its end (each MAIL moves it to the current generation, so a
+// transaction runs on one generation throughout; an idle connection keeps
+// the last one open), and a message from its commit to the end of its
+// first on_queue attempt. So a message in flight
 // finishes every stage on the generation it started with, and an old
 // generation closes by itself once the last such message is through.
 
@@ -61,6 +63,10 @@ type rules struct {
 	status    reloadStatus
 	cfg       *config.Config // of the current generation
 	tried     *config.Config // the last one loaded, even if its generation failed
+
+	// filters are the filters' hand-offs, shared by the generations whose
+	// configuration leaves them unchanged.
+	filters sharedFilters
 
 	live sync.Map // version → *engine.Engine, while open
 	kept sync.Map // queue id → *engine.Engine held for its first attempt
@@ -109,20 +115,20 @@ func (s *server) build(c *config.Config, gen int) (*engine.Engine, []engine.Warn
 		return nil, nil, err
 	}
 	opt.Version = fmt.Sprintf("%d-%s", gen, hex.EncodeToString(h.Sum(nil))[:8])
-	filters, err := buildFilters(c, s.log)
+	filters, releaseFilters, err := s.rules.filters.acquire(c, s.log)
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
 	dbs, err := openDatabases(context.Background(), c, dbServe, true, s.log.With("component", "database"))
 	if err != nil {
-		closeFilters(filters)
+		releaseFilters()
 		return nil, nil, err
 	}
 	opt.Services.Filters = filters
 	dbs.wire(&opt.Services)
 	version := opt.Version
 	opt.OnClose = func() {
-		closeFilters(filters)
+		releaseFilters()
 		if err := dbs.Close(); err != nil {
 			s.log.Warn("closing the databases of a generation", "version", version, "error", err)
 		}
@@ -131,7 +137,7 @@ func (s *server) build(c *config.Config, gen int) (*engine.Engine, []engine.Warn
 	}
 	eng, err := engine.New(opt)
 	if err != nil {
-		closeFilters(filters)
+		releaseFilters()
 		dbs.Close()
 		return nil, nil, usageError{err}
 	}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+const sharedFilterConfig = `
+[server]
+hostname = "mx.test"
+listen = ["127.0.0.1:0"]
+
+[store]
+dir = "data"
+
+[domains]
+local = ["local.test"]
+
+[[stage]]
+name = "v"
+script = "rules/version.lua"
+
+[filter.broken]
+kind = "exec"
+command = ["false"]
+input = "stdin"
+on_error = "accept"
+breaker_failures = 2
+breaker_cooldown = "1h"
+timeout = "%s"
+`
+
+// scanScript records in X-V what plugin.scan said, and a tag that lets a
+// reload change the script.
+func scanScript(tag string) string {
+	return `function on_data(msg)
+  local r = plugin.scan("broken", msg)
+  msg:set_header("X-V", r.verdict .. " ` + tag + `")
+end
+`
+}
+
+// A reload that leaves a filter as it was keeps its hand-off: the breaker
+// opened by the old generation stays open for the new one (it does not
+// hammer a failing filter again), and only one hand-off of the name
+// exists. A changed filter gets a fresh hand-off, and the old one goes
+// away with the last generation that used it.
+func TestReloadKeepsUnchangedFilters(t *testing.T) {
+	s, dir := startReview(t, false, map[string]string{
+		"sluice.toml":       fmt.Sprintf(sharedFilterConfig, "10s"),
+		"rules/version.lua": scanScript("A"),
+	})
+	for i, want := range []string{"error A", "error A", "disabled A"} {
+		if _, got := runOnData(s); got != want {
+			t.Fatalf("scan %d: X-V %q, want %q", i+1, got, want)
+		}
+	}
+	first := s.heldFilter("broken")
+
+	writeFile(t, dir, "rules/version.lua", scanScript("B"))
+	if _, err := s.reload("test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := runOnData(s); got != "disabled B" {
+		t.Fatalf("after a reload that left the filter alone: X-V %q, want %q (breaker kept)", got, "disabled B")
+	}
+	if got := s.heldFilter("broken"); got != first {
+		t.Fatal("an unchanged filter got a new hand-off on reload")
+	}
+
+	writeFile(t, dir, "sluice.toml", fmt.Sprintf(sharedFilterConfig, "9s"))
+	if _, err := s.reload("test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := runOnData(s); got != "error B" {
+		t.Fatalf("after the filter changed: X-V %q, want %q (a fresh hand-off)", got, "error B")
+	}
+	s.rules.filters.mu.Lock()
+	defer s.rules.filters.mu.Unlock()
+	if n := len(s.rules.filters.m); n != 1 {
+		t.Fatalf("%d hand-offs held, want 1", n)
+	}
+	if e := s.rules.filters.m["broken"]; e == first || e.refs != 1 {
+		t.Fatalf("held: the first hand-off %v, refs %d; want the new one, used by the current generation only", e == first, e.refs)
+	}
+	if first.refs != 0 {
+		t.Fatalf("the replaced hand-off still has %d users after its generations closed", first.refs)
+	}
+}
+
+func (s *server) heldFilter(name string) *sharedFilter {
+	s.rules.filters.mu.Lock()
+	defer s.rules.filters.mu.Unlock()
+	return s.rules.filters.m[name]
+}
