@@ -92,3 +92,23 @@ func flushes(b *testing.B) int64 {
 	}
 	return n
 }
+
+// BenchmarkCapture100K reads a 100 KiB message through capture in the
+// 4 KiB reads go-smtp's DATA reader makes, as Receive does.
+func BenchmarkCapture100K(b *testing.B) {
+	msg := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n"), 100<<10/64)
+	buf := make([]byte, 4<<10)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := &capture{r: bytes.NewReader(msg)}
+		for {
+			if _, err := c.Read(buf); err != nil {
+				break
+			}
+		}
+		if len(c.bytes()) != len(msg) {
+			b.Fatal("short copy")
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"strings"
@@ -96,5 +97,38 @@ func TestReceiveCommitAbort(t *testing.T) {
 	case id := <-handled:
 		t.Fatalf("%s handled after restart", id)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// capture keeps an exact copy of what it read, whatever the size and the
+// read sizes, up to maxCapture; past it, none.
+func TestCaptureCopies(t *testing.T) {
+	for _, size := range []int{0, 1, 4 << 10, 16<<10 + 1, 100 << 10, 333_333, maxCapture, maxCapture + 1} {
+		msg := make([]byte, size)
+		for i := range msg {
+			msg[i] = byte(i*7 + i>>9)
+		}
+		for _, chunk := range []int{1 << 10, 4 << 10, 64 << 10} {
+			if size > 200<<10 && chunk < 4<<10 {
+				continue
+			}
+			c := &capture{r: bytes.NewReader(msg)}
+			got, err := io.ReadAll(io.LimitReader(readerFunc(func(p []byte) (int, error) {
+				return c.Read(p[:min(len(p), chunk)])
+			}), int64(size)+1))
+			if err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("size %d, reads of %d: passed on %d bytes, err %v", size, chunk, len(got), err)
+			}
+			kept := c.bytes()
+			if size > maxCapture {
+				if kept != nil {
+					t.Fatalf("size %d: kept %d bytes past the cap", size, len(kept))
+				}
+				continue
+			}
+			if !bytes.Equal(kept, msg) || kept == nil {
+				t.Fatalf("size %d, reads of %d: kept %d bytes (nil %v), not the %d read", size, chunk, len(kept), kept == nil, size)
+			}
+		}
 	}
 }
