@@ -6,21 +6,8 @@ import (
 	"time"
 )
 
-const sharedFilterConfig = `
-[server]
-hostname = "mx.test"
-listen = ["127.0.0.1:0"]
-
-[store]
-dir = "data"
-
-[domains]
-local = ["local.test"]
-
-[[stage]]
-name = "v"
-script = "rules/version.lua"
-
+// sharedFilterConfig is reviewConfig with a filter that always fails.
+const sharedFilterConfig = reviewConfig + `
 [filter.broken]
 kind = "exec"
 command = ["false"]
