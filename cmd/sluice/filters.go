@@ -71,11 +71,11 @@ func filterSpecs(c *config.Config) map[string]handoff.Spec {
 // keeps its hand-off: one concurrency limit (max_concurrent) rather than
 // one per open generation, the breaker's failure count and open state,
 // the folder kind's watcher. A filter whose settings changed gets a new
-// hand-off, and the old one is closed when the last generation using it
-// closes. A change of on_error alone keeps the hand-off.
+// hand-off; each is closed when the last generation using it closes. A
+// change of on_error alone keeps the hand-off.
 type sharedFilters struct {
 	mu sync.Mutex
-	m  map[string]*sharedFilter // the newest hand-off of each name
+	m  map[string][]*sharedFilter // the hand-offs in use, by name
 }
 
 // sharedFilter is one hand-off and the number of open generations using it.
@@ -86,58 +86,62 @@ type sharedFilter struct {
 }
 
 // acquire returns the filters of c for a new generation, reusing the
-// hand-offs whose spec is unchanged, and the function the generation calls
-// once, when it closes.
+// hand-offs of the same name and spec, and the function the generation
+// calls once, when it closes (or when it fails to build).
 func (sf *sharedFilters) acquire(c *config.Config, logger *slog.Logger) (map[string]stdlib.Filter, func(), error) {
 	specs := filterSpecs(c)
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
 	if sf.m == nil {
-		sf.m = map[string]*sharedFilter{}
+		sf.m = map[string][]*sharedFilter{}
 	}
-	var used []*sharedFilter
-	release := func() {
-		sf.mu.Lock()
-		defer sf.mu.Unlock()
-		for _, e := range used {
-			sf.drop(e)
+	type use struct {
+		name string
+		e    *sharedFilter
+	}
+	var used []use
+	drop := func() {
+		for _, u := range used {
+			sf.drop(u.name, u.e)
 		}
 	}
 	out := map[string]stdlib.Filter{}
 	for _, name := range slices.Sorted(maps.Keys(specs)) {
 		spec := specs[name]
-		e := sf.m[name]
-		if e == nil || !reflect.DeepEqual(e.spec, spec) {
+		i := slices.IndexFunc(sf.m[name], func(e *sharedFilter) bool { return reflect.DeepEqual(e.spec, spec) })
+		var e *sharedFilter
+		if i >= 0 {
+			e = sf.m[name][i]
+		} else {
 			h, err := handoff.New(name, spec, logger.With("filter", name))
 			if err != nil {
-				for _, e := range used {
-					sf.drop(e)
-				}
+				drop()
 				return nil, nil, fmt.Errorf("filter %s: %w", name, err)
 			}
 			e = &sharedFilter{spec: spec, scanner: h}
-			sf.m[name] = e
+			sf.m[name] = append(sf.m[name], e)
 		}
 		e.refs++
-		used = append(used, e)
+		used = append(used, use{name, e})
 		out[name] = stdlib.Filter{Scanner: e.scanner, OnError: c.Filters[name].OnError}
 	}
-	return out, release, nil
+	return out, func() {
+		sf.mu.Lock()
+		defer sf.mu.Unlock()
+		drop()
+	}, nil
 }
 
-// drop ends one generation's use of e, closing its hand-off when no open
-// generation uses it and a newer one has replaced it (or it has none
-// left). sf.mu is held.
-func (sf *sharedFilters) drop(e *sharedFilter) {
-	e.refs--
-	if e.refs > 0 {
+// drop ends one generation's use of e, the hand-off of filter name, and
+// closes it when no open generation uses it any more. sf.mu is held.
+func (sf *sharedFilters) drop(name string, e *sharedFilter) {
+	if e.refs--; e.refs > 0 {
 		return
 	}
 	closeScanner(e.scanner)
-	for name, cur := range sf.m {
-		if cur == e {
-			delete(sf.m, name)
-		}
+	sf.m[name] = slices.DeleteFunc(sf.m[name], func(x *sharedFilter) bool { return x == e })
+	if len(sf.m[name]) == 0 {
+		delete(sf.m, name)
 	}
 }
 

@@ -27,9 +27,9 @@ import (
 // to its end (each MAIL moves it to the current generation, so a
 // transaction runs on one generation throughout; an idle connection keeps
 // the last one open), and a message from its commit to the end of its
-// first on_queue attempt. So a message in flight
-// finishes every stage on the generation it started with, and an old
-// generation closes by itself once the last such message is through.
+// first on_queue attempt. So a message in flight finishes every stage on
+// the generation it started with, and an old generation closes by itself
+// once the last such message is through.
 
 // reloadStatus is what "sluice status" shows of the rules.
 type reloadStatus struct {
