@@ -1,6 +1,9 @@
 package message
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
 // edited reports whether the output differs from the input.
 func (m *Message) edited() bool { return m.hdrEdited || m.rewrites > 0 }
@@ -123,4 +126,45 @@ func (m *Message) Size() int64 {
 		return nil
 	})
 	return n
+}
+
+// NewReader returns a reader of the current message, the bytes WriteTo
+// writes, without joining them as Bytes does for an edited message: its
+// pieces are the edits and slices of the input. Each Read fills p as far
+// as the message goes. The reader shows the message as it is at the call;
+// do not edit the message while it is read.
+func (m *Message) NewReader() io.Reader {
+	if !m.edited() {
+		return bytes.NewReader(m.raw)
+	}
+	r := &piecesReader{}
+	_ = m.emit(func(b []byte) error {
+		if len(b) > 0 {
+			r.pieces = append(r.pieces, b)
+		}
+		return nil
+	})
+	return r
+}
+
+// piecesReader reads a list of byte slices as one stream.
+type piecesReader struct {
+	pieces [][]byte
+}
+
+func (r *piecesReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) && len(r.pieces) > 0 {
+		k := copy(p[n:], r.pieces[0])
+		n += k
+		if k == len(r.pieces[0]) {
+			r.pieces = r.pieces[1:]
+		} else {
+			r.pieces[0] = r.pieces[0][k:]
+		}
+	}
+	if n == 0 && len(r.pieces) == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }

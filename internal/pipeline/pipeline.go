@@ -89,7 +89,7 @@ func (p *Pipeline) Handle(ctx context.Context, it *queue.Item) queue.Outcome {
 		p.Logger.Info("discarded", "msg_id", it.ID)
 		return queue.Done()
 	case engine.Quarantine:
-		if _, err := p.Local.Quarantine(ctx, bytes.NewReader(m.Body.Bytes()), quarantineInfo(it, v.Text, lastStage(res))); err != nil {
+		if _, err := p.Local.Quarantine(ctx, m.Body.NewReader(), quarantineInfo(it, v.Text, lastStage(res))); err != nil {
 			return queue.Retry(err)
 		}
 		p.Logger.Info("quarantined", "msg_id", it.ID, "reason", v.Text)
@@ -131,7 +131,6 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 	if len(redirects) > 0 {
 		targets = redirects // a redirect replaces the implicit keep
 	}
-	raw := m.Body.Bytes()
 	var failed []failure
 	var temp []error
 	var remote, delivered []string
@@ -150,11 +149,13 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 		}
 		// The Maildir's syncs join the spool's grouped ones.
 		got := folder
-		err := p.Local.DeliverSync(ctx, rcpt, folder, bytes.NewReader(raw), it.SyncFiles)
+		// The message's reader, not its Bytes: an edited message (on_queue
+		// set a header) is not joined into a copy for the write.
+		err := p.Local.DeliverSync(ctx, rcpt, folder, m.Body.NewReader(), it.SyncFiles)
 		if err != nil && errors.Is(err, mailstore.ErrBadFolder) && folder != mailstore.Inbox {
 			p.Logger.Warn("bad folder; delivering to INBOX", "msg_id", it.ID, "folder", folder, "error", err)
 			got = mailstore.Inbox
-			err = p.Local.DeliverSync(ctx, rcpt, got, bytes.NewReader(raw), it.SyncFiles)
+			err = p.Local.DeliverSync(ctx, rcpt, got, m.Body.NewReader(), it.SyncFiles)
 		}
 		if err == nil {
 			delivered = append(delivered, rcpt+" ("+got+")")
@@ -177,14 +178,14 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 		}
 	}
 	if len(remote) > 0 {
-		f, t := p.relay(ctx, it, raw, remote)
+		f, t := p.relay(ctx, it, m.Body.NewReader(), remote)
 		failed, temp = append(failed, f...), append(temp, t...)
 	}
 	return p.finish(ctx, it, m, failed, temp)
 }
 
 // relay sends to the smarthost and records each recipient's result.
-func (p *Pipeline) relay(ctx context.Context, it *queue.Item, raw []byte, rcpts []string) ([]failure, []error) {
+func (p *Pipeline) relay(ctx context.Context, it *queue.Item, body io.Reader, rcpts []string) ([]failure, []error) {
 	if p.Relay == nil {
 		var failed []failure
 		for _, r := range rcpts {
@@ -192,7 +193,7 @@ func (p *Pipeline) relay(ctx context.Context, it *queue.Item, raw []byte, rcpts 
 		}
 		return failed, nil
 	}
-	results, err := p.Relay.Send(ctx, it.From, rcpts, bytes.NewReader(raw))
+	results, err := p.Relay.Send(ctx, it.From, rcpts, body)
 	var failed []failure
 	var temp []error
 	for _, r := range results {
