@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -366,5 +367,30 @@ func TestExitStatus(t *testing.T) {
 	out, _, _ := sluice(t, dir, "", "run", "--script", "err.lua", "m.eml")
 	if !strings.Contains(out, "err.lua:2: boom") || !strings.Contains(out, "verdict: tempfail") {
 		t.Errorf("trace:\n%s", out)
+	}
+}
+
+// sluice serve runs with two Ps on one core, unless GOMAXPROCS says
+// otherwise, and leaves a larger default alone.
+func TestSetMinProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	t.Setenv("GOMAXPROCS", "") // restored after the test
+	os.Unsetenv("GOMAXPROCS")
+
+	runtime.GOMAXPROCS(1)
+	setMinProcs()
+	if n := runtime.GOMAXPROCS(0); n != minProcs {
+		t.Errorf("one P: GOMAXPROCS = %d after setMinProcs, want %d", n, minProcs)
+	}
+	runtime.GOMAXPROCS(minProcs + 2)
+	setMinProcs()
+	if n := runtime.GOMAXPROCS(0); n != minProcs+2 {
+		t.Errorf("GOMAXPROCS = %d after setMinProcs, want %d kept", n, minProcs+2)
+	}
+	os.Setenv("GOMAXPROCS", "1")
+	runtime.GOMAXPROCS(1)
+	setMinProcs()
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Errorf("GOMAXPROCS=1 in the environment: GOMAXPROCS = %d, want 1", n)
 	}
 }
