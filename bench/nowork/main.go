@@ -25,6 +25,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -39,6 +40,12 @@ func main() {
 
 	var fl *floor
 	if *durable != "" {
+		// Two Ps even on one core, as sluice serve has (setMinProcs in
+		// cmd/sluice/serve.go): with one, a group sync in progress holds
+		// the only P and stops every session until it ends.
+		if _, ok := os.LookupEnv("GOMAXPROCS"); !ok && runtime.GOMAXPROCS(0) < 2 {
+			runtime.GOMAXPROCS(2)
+		}
 		var err error
 		if fl, err = newFloor(*durable); err != nil {
 			log.Fatal(err)
