@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 )
@@ -59,9 +58,6 @@ type Item struct {
 
 	spool Spool    // set by the queue; nil for an item read directly from a Spool
 	last  *logLine // the record RecordLast left to the removal, not written yet
-	// raw is the stored message as Receive kept it in memory, for the
-	// first attempt (Bytes); nil: read it from the spool.
-	raw []byte
 }
 
 // Result says what happened to one recipient.
@@ -102,28 +98,6 @@ func (it *Item) Body() (Body, error) {
 		return nil, errUnbound
 	}
 	return it.spool.Open(it.ID)
-}
-
-// Bytes returns the stored message. For the first attempt on a message
-// that came through Receive it is, within a small memory budget, the copy
-// the SMTP session's transfer left in memory, so that a message just
-// received is not read back from the disk; else it is read from the spool.
-// Bytes gives that copy out once. The caller must not modify the slice.
-func (it *Item) Bytes() ([]byte, error) {
-	if raw := it.raw; raw != nil {
-		it.raw = nil
-		return raw, nil
-	}
-	b, err := it.Body()
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	raw := make([]byte, b.Size())
-	if _, err := b.ReadAt(raw, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return raw, nil
 }
 
 // Record durably notes that rcpt was dealt with (result and detail) and adds

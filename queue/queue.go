@@ -99,8 +99,6 @@ type Queue struct {
 	state   int
 	stats   Stats
 	cached  int // entries with an item
-	// cachedBytes counts the message bytes the cached items keep.
-	cachedBytes int
 
 	wake  chan struct{} // capacity 1: the schedule changed
 	slots chan struct{} // capacity Workers: one token per running attempt
@@ -160,16 +158,8 @@ func Open(spool Spool, h Handler, opt Options) (*Queue, error) {
 // entry.item), so that a large backlog costs no more memory than a few MiB.
 const maxCached = 4096
 
-// maxCachedBytes caps the bytes of the messages that cached items keep in
-// memory (Item.Bytes), so that the first attempt need not read a message
-// just received back from the disk. The cap is small: it covers the
-// messages of a queue that keeps up, and a backlog reads its messages from
-// the spool, at no cost in memory.
-const maxCachedBytes = 2 << 20
-
 // add puts a new entry in the schedule, keeping it (as the spool has it
-// now) for the first attempt, with its message bytes if it has them and
-// they fit in maxCachedBytes. The queue owns it from now on. q.mu must not
+// now) for the first attempt. The queue owns it from now on. q.mu must not
 // be held.
 func (q *Queue) add(it *Item) {
 	q.mu.Lock()
@@ -177,13 +167,6 @@ func (q *Queue) add(it *Item) {
 	if q.cached < maxCached {
 		e.item = it
 		q.cached++
-		if n := len(it.raw); n > 0 && q.cachedBytes+n <= maxCachedBytes {
-			q.cachedBytes += n
-		} else {
-			it.raw = nil
-		}
-	} else {
-		it.raw = nil
 	}
 	q.entries[it.ID] = e
 	q.waiting.push(e)
@@ -353,7 +336,6 @@ func (q *Queue) Delete(ctx context.Context, id string) error {
 	q.waiting.remove(e)
 	delete(q.entries, id)
 	if e.item != nil {
-		q.cachedBytes -= len(e.item.raw)
 		e.item = nil
 		q.cached--
 	}

@@ -38,14 +38,12 @@ func (q *Queue) Receive(ctx context.Context, env Envelope, r io.Reader) (*Pendin
 		if err := st.CreateBody(ctx, it, c); err != nil {
 			return nil, err
 		}
-		raw := c.bytes()
-		return &Pending{q: q, it: it, staged: st, raw: raw, kept: raw}, nil
+		return &Pending{q: q, it: it, staged: st, raw: c.bytes()}, nil
 	}
 	if err := q.spool.Create(ctx, it, c); err != nil {
 		return nil, err
 	}
-	raw := c.bytes()
-	return &Pending{q: q, it: it, raw: raw, kept: raw}, nil
+	return &Pending{q: q, it: it, raw: c.bytes()}, nil
 }
 
 // maxCapture is the largest message Receive keeps a copy of in memory
@@ -135,7 +133,6 @@ type Pending struct {
 	it     *Item
 	staged Stager // set when only the body is stored so far
 	raw    []byte // the stored message, kept by Receive; nil: read it back
-	kept   []byte // the same, for the first attempt (Item.Bytes)
 	done   bool
 }
 
@@ -143,9 +140,8 @@ type Pending struct {
 func (p *Pending) ID() string { return p.it.ID }
 
 // Bytes returns the stored message: the copy Receive kept of a message up
-// to 1 MiB, else read back from the spool. Bytes gives the copy out only
-// once; a second call reads the spool. The caller must not modify it: the
-// queue hands the same bytes to the message's first attempt (Item.Bytes).
+// to 1 MiB, else read back from the spool. The slice is the caller's, and
+// Bytes gives it out only once; a second call reads the spool.
 func (p *Pending) Bytes() ([]byte, error) {
 	if raw := p.raw; raw != nil {
 		p.raw = nil
@@ -200,12 +196,7 @@ func (p *Pending) Commit(ctx context.Context, vars json.RawMessage, body []byte)
 	} else if err := p.q.spool.SaveState(ctx, it); err != nil {
 		return err
 	}
-	// The first attempt reads the message from memory, not from the disk.
-	it.raw = p.kept
-	if body != nil {
-		it.raw = body
-	}
-	p.done, p.raw, p.kept = true, nil, nil
+	p.done, p.raw = true, nil
 	p.q.mu.Lock()
 	p.q.stats.Accepted++
 	p.q.mu.Unlock()
@@ -219,7 +210,7 @@ func (p *Pending) Abort(ctx context.Context) error {
 	if p.done {
 		return nil
 	}
-	p.done, p.raw, p.kept = true, nil, nil
+	p.done = true
 	if p.staged != nil {
 		return p.staged.DropBody(p.it.ID)
 	}

@@ -3,8 +3,6 @@ package queue
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -132,106 +130,5 @@ func TestCaptureCopies(t *testing.T) {
 				t.Fatalf("size %d, reads of %d: kept %d bytes (nil %v), not the %d read", size, chunk, len(kept), kept == nil, size)
 			}
 		}
-	}
-}
-
-// A message's first attempt gets the bytes Receive kept (or the body
-// Commit rewrote) from memory, within maxCachedBytes; a message past the
-// budget, a retry and a deleted message go by the spool, and the budget
-// comes back to zero.
-func TestItemBytesFromMemory(t *testing.T) {
-	ctx := context.Background()
-	sp, err := OpenDir(t.TempDir(), DirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	type seen struct {
-		id      string
-		fromMem bool
-		body    string
-	}
-	got := make(chan seen, 20)
-	var q *Queue
-	q, err = Open(sp, HandlerFunc(func(ctx context.Context, it *Item) Outcome {
-		mem := it.raw != nil
-		raw, err := it.Bytes()
-		if err != nil {
-			return Retry(err)
-		}
-		if again, err := it.Bytes(); err != nil || !bytes.Equal(again, raw) {
-			return Fail(fmt.Errorf("second Bytes: %d bytes, %v", len(again), err))
-		}
-		got <- seen{it.ID, mem, string(raw)}
-		if it.Attempts == 0 && strings.Contains(string(raw), "retry me") {
-			return Retry(errors.New("once more"))
-		}
-		return Done()
-	}), Options{RetryInitial: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close(ctx)
-	env := Envelope{From: "a@x", Rcpt: []string{"b@y"}}
-	receive := func(body string, rewrite []byte) string {
-		t.Helper()
-		p, err := q.Receive(ctx, env, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if raw, err := p.Bytes(); err != nil || string(raw) != body {
-			t.Fatalf("Pending.Bytes = %q, %v", raw, err)
-		}
-		if err := p.Commit(ctx, nil, rewrite); err != nil {
-			t.Fatal(err)
-		}
-		return p.ID()
-	}
-	// Three fit in maxCapture each, not in maxCachedBytes together.
-	big := "Subject: big\r\n\r\n" + strings.Repeat("x", maxCachedBytes/3+1) + "\r\n"
-	// Received before Start: they wait, and the budget fills up.
-	plain := receive("Subject: plain\r\n\r\nx\r\n", nil)
-	rewritten := receive("Subject: old\r\n\r\nx\r\n", []byte("Subject: new\r\n\r\nx\r\n"))
-	big1 := receive(big, nil)
-	big2 := receive(big, nil)
-	big3 := receive(big, nil) // past the budget
-	retried := receive("Subject: retry me\r\n\r\nx\r\n", nil)
-	deleted := receive("Subject: deleted\r\n\r\nx\r\n", nil)
-	if err := q.Delete(ctx, deleted); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]seen{
-		plain:     {plain, true, "Subject: plain\r\n\r\nx\r\n"},
-		rewritten: {rewritten, true, "Subject: new\r\n\r\nx\r\n"},
-		big1:      {big1, true, big},
-		big2:      {big2, true, big},
-		big3:      {big3, false, big},
-		retried:   {retried, true, "Subject: retry me\r\n\r\nx\r\n"},
-	}
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for range len(want) + 1 { // the retried message comes twice
-		select {
-		case s := <-got:
-			w, ok := want[s.id]
-			if !ok {
-				t.Fatalf("unexpected message %s", s.id)
-			}
-			if s.body != w.body || s.fromMem != w.fromMem {
-				t.Errorf("%s: from memory %v, %d bytes; want %v, %d bytes", s.id, s.fromMem, len(s.body), w.fromMem, len(w.body))
-			}
-			if s.id == retried {
-				w.fromMem = false // its second attempt reads the spool
-				want[s.id] = w
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("timed out")
-		}
-	}
-	q.mu.Lock()
-	left := q.cachedBytes
-	q.mu.Unlock()
-	if left != 0 {
-		t.Errorf("cachedBytes = %d after every message was handled", left)
 	}
 }

@@ -129,7 +129,6 @@ func (q *Queue) run(e *entry) {
 	if it != nil {
 		e.item = nil
 		q.cached--
-		q.cachedBytes -= len(it.raw)
 	}
 	q.mu.Unlock()
 	var err error

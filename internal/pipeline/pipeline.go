@@ -74,7 +74,7 @@ func (p *Pipeline) Handle(ctx context.Context, it *queue.Item) queue.Outcome {
 	if eng == nil {
 		return queue.Retry(errors.New("the server is stopping"))
 	}
-	raw, err := it.Bytes()
+	raw, err := readBody(it)
 	if err != nil {
 		eng.Release()
 		return queue.Retry(fmt.Errorf("read %s: %w", it.ID, err))
@@ -269,7 +269,7 @@ func (p *Pipeline) bounce(ctx context.Context, it *queue.Item, raw []byte, faile
 // OnFail is the queue's Options.OnFail: a message that expired or failed
 // is bounced for its remaining recipients, or quarantined.
 func (p *Pipeline) OnFail(ctx context.Context, it *queue.Item, cause error) error {
-	raw, err := it.Bytes()
+	raw, err := readBody(it)
 	if err != nil {
 		return err
 	}
@@ -314,6 +314,19 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func readBody(it *queue.Item) ([]byte, error) {
+	b, err := it.Body()
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	raw := make([]byte, b.Size())
+	if _, err := b.ReadAt(raw, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return raw, nil
 }
 
 func quarantineInfo(it *queue.Item, reason, stage string) mailstore.QuarantineInfo {
