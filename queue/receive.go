@@ -47,14 +47,18 @@ func (q *Queue) Receive(ctx context.Context, env Envelope, r io.Reader) (*Pendin
 }
 
 // maxCapture is the largest message Receive keeps a copy of in memory
-// for Pending.Bytes; a larger one is read back from the spool.
-const maxCapture = 1 << 20
+// for Pending.Bytes; a larger one is read back from the spool (from the
+// page cache, just written), into a slice of its exact size. Kept copies
+// cost memory while they build up, in every session at once: with a cap of
+// 1 MiB, 20 sessions of 100 KiB messages held ~3 MiB of chunks besides the
+// messages themselves, and peak RSS was 38-39 MiB against 32-34 with
+// this cap (bench/load.sh-style runs, two Ps), at the same rate.
+const maxCapture = 64 << 10
 
 // capture reads r and keeps a copy of what it read, up to maxCapture bytes.
 // The copy builds up in pooled chunks and is joined once, at its exact
 // size, when bytes is called: growing one slice instead allocated about
-// twice the message (and copied it again at each step), which at 100 KiB
-// was the largest allocation of a message's whole path.
+// twice the message, and copied it again at each step.
 type capture struct {
 	r      io.Reader
 	chunks []*[captureChunk]byte // full but the last
@@ -140,7 +144,7 @@ type Pending struct {
 func (p *Pending) ID() string { return p.it.ID }
 
 // Bytes returns the stored message: the copy Receive kept of a message up
-// to 1 MiB, else read back from the spool. The slice is the caller's, and
+// to maxCapture, else read back from the spool. The slice is the caller's, and
 // Bytes gives it out only once; a second call reads the spool.
 func (p *Pending) Bytes() ([]byte, error) {
 	if raw := p.raw; raw != nil {
