@@ -89,3 +89,7 @@ func deviceOf(f *os.File) (uint64, bool) {
 	}
 	return uint64(st.Dev), true
 }
+
+// yieldThread gives the core to another thread that is ready to run on it,
+// if any (sched_yield(2)).
+func yieldThread() { syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }
