@@ -49,3 +49,25 @@ func BenchmarkOnDataParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkOnDataVars is an on_data call that appends to msg.vars, as each
+// default stage does.
+func BenchmarkOnDataVars(b *testing.B) {
+	e := newEngine(b, `function on_data(msg)
+	  msg.vars.stages = (msg.vars.stages or "") .. "x "
+	end`, func(o *Options) { o.Logger = nil })
+	raw := []byte(testMessage)
+	ctx := context.Background()
+	st := e.stages[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		m := &stdlib.Msg{ID: "B", From: "a@b", Rcpt: []string{"c@d"}, Body: message.New(raw, message.Options{}), Vars: map[string]any{"stages": "attachments "}}
+		v, err := e.call(ctx, st, "on_data", &msgArgs{m: m})
+		if err != nil || v.Kind != Continue {
+			b.Fatalf("%v %v", v, err)
+		}
+		if m.Vars["stages"] != "attachments x " {
+			b.Fatalf("vars %v", m.Vars)
+		}
+	}
+}
