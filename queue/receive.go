@@ -55,23 +55,19 @@ func (q *Queue) Receive(ctx context.Context, env Envelope, r io.Reader) (*Pendin
 // this cap (bench/load.sh-style runs, two Ps), at the same rate.
 const maxCapture = 64 << 10
 
-// capture reads r and keeps a copy of what it read, up to maxCapture bytes.
-// The copy builds up in pooled chunks and is joined once, at its exact
-// size, when bytes is called: growing one slice instead allocated about
-// twice the message, and copied it again at each step.
+// capture reads r and keeps a copy of what it read, up to maxCapture bytes,
+// in a pooled buffer, and hands it out in a slice of its exact size:
+// growing one slice instead allocated about twice the message, and copied
+// it again at each step.
 type capture struct {
-	r      io.Reader
-	chunks []*[captureChunk]byte // full but the last
-	fill   int                   // bytes in the last chunk
-	n      int                   // bytes kept in all
-	over   bool                  // more than maxCapture bytes: chunks dropped
-	eof    bool
+	r    io.Reader
+	buf  *[maxCapture]byte // from capturePool at the first byte; nil once over
+	n    int               // bytes kept
+	over bool              // more than maxCapture bytes: nothing kept
+	eof  bool
 }
 
-// captureChunk is the size of capture's pooled chunks.
-const captureChunk = 32 << 10
-
-var captureChunks = sync.Pool{New: func() any { return new([captureChunk]byte) }}
+var capturePool = sync.Pool{New: func() any { return new([maxCapture]byte) }}
 
 func (c *capture) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
@@ -80,7 +76,10 @@ func (c *capture) Read(p []byte) (int, error) {
 			c.over = true
 			c.release()
 		} else {
-			c.keep(p[:n])
+			if c.buf == nil {
+				c.buf = capturePool.Get().(*[maxCapture]byte)
+			}
+			c.n += copy(c.buf[c.n:], p[:n])
 		}
 	}
 	if err == io.EOF {
@@ -89,44 +88,25 @@ func (c *capture) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// keep appends b to the chunks.
-func (c *capture) keep(b []byte) {
-	c.n += len(b)
-	for len(b) > 0 {
-		if len(c.chunks) == 0 || c.fill == captureChunk {
-			c.chunks = append(c.chunks, captureChunks.Get().(*[captureChunk]byte))
-			c.fill = 0
-		}
-		k := copy(c.chunks[len(c.chunks)-1][c.fill:], b)
-		c.fill += k
-		b = b[k:]
-	}
-}
-
-// release gives the chunks back to the pool.
+// release gives the buffer back to the pool.
 func (c *capture) release() {
-	for _, ch := range c.chunks {
-		captureChunks.Put(ch)
+	if c.buf != nil {
+		capturePool.Put(c.buf)
+		c.buf = nil
 	}
-	c.chunks, c.fill = nil, 0
 }
 
 // bytes returns the copy, or nil if the message was too large (or not read
-// to its end). It is called once: the chunks go back to the pool.
+// to its end). It is called once: the buffer goes back to the pool.
 func (c *capture) bytes() []byte {
+	defer c.release()
 	if c.over || !c.eof {
-		c.release()
 		return nil
 	}
-	out := make([]byte, 0, c.n)
-	for i, ch := range c.chunks {
-		if i == len(c.chunks)-1 {
-			out = append(out, ch[:c.fill]...)
-		} else {
-			out = append(out, ch[:]...)
-		}
+	out := make([]byte, c.n)
+	if c.buf != nil {
+		copy(out, c.buf[:c.n])
 	}
-	c.release()
 	return out
 }
 
