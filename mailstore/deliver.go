@@ -54,6 +54,51 @@ func (s *Store) DeliverSync(ctx context.Context, addr, folder string, r io.Reade
 	return path, nil
 }
 
+// DeliverOnce is DeliverSync for a delivery that may be made again after a
+// crash (the queue's, whose record of it may not have been written): the
+// file's unique name comes from when (the message's arrival) and key (the
+// same for the same message and recipient at every attempt; letters,
+// digits, "-" and "_", at most 100 bytes), not from the clock and a
+// counter, and the move into new/ does not replace a file of that name.
+// So when an earlier attempt got as far as new/ with the same bytes,
+// DeliverOnce drops its own copy and returns the earlier file's path with
+// repeat set, and the mailbox holds the message once. An earlier copy that
+// a mail reader has already moved to cur/, or one whose bytes differ (a
+// stage that wrote something else this time), is not recognised.
+func (s *Store) DeliverOnce(ctx context.Context, addr, folder, key string, when time.Time, r io.Reader, sync SyncFunc) (path string, repeat bool, err error) {
+	if !validKey(key) {
+		return "", false, opErr("deliver", addr+"/"+folder, &nameError{ErrBadID, key, "not 1-100 letters, digits, '-' or '_'"})
+	}
+	root, dir, err := s.folder(addr, folder)
+	if err == nil {
+		name := keyedName(when, key, s.host)
+		path, repeat, err = s.deliverNamed(ctx, root, dir, name, r, sync)
+	}
+	if err != nil {
+		return "", false, opErr("deliver", addr+"/"+folder, err)
+	}
+	return path, repeat, nil
+}
+
+// validKey reports whether key may go into a unique name.
+func validKey(key string) bool {
+	if key == "" || len(key) > 100 {
+		return false
+	}
+	for _, c := range []byte(key) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// keyedName returns the unique name of a keyed delivery,
+// "SECONDS.K<key>.HOST".
+func keyedName(when time.Time, key, host string) string {
+	return strconv.FormatInt(when.Unix(), 10) + ".K" + key + "." + host
+}
+
 func fsyncFiles(files ...*os.File) error {
 	for _, f := range files {
 		if err := f.Sync(); err != nil {
@@ -64,20 +109,36 @@ func fsyncFiles(files ...*os.File) error {
 }
 
 func (s *Store) deliver(ctx context.Context, root, dir string, r io.Reader, sync SyncFunc) (string, error) {
+	path, _, err := s.deliverNamed(ctx, root, dir, "", r, sync)
+	return path, err
+}
+
+// deliverNamed writes r into dir through tmp/. With name "" the file gets a
+// new unique name; with a keyed name (DeliverOnce) a file of that name left
+// in tmp/ by an interrupted attempt is replaced, and a file of the same
+// name and size already in new/ is kept instead of the new copy (repeat).
+func (s *Store) deliverNamed(ctx context.Context, root, dir, name string, r io.Reader, sync SyncFunc) (path string, repeat bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if sync == nil {
 		sync = fsyncFiles
 	}
-	f, name, err := s.createTmp(dir)
+	keyed := name != ""
+	create := func() (*os.File, string, error) {
+		if !keyed {
+			return s.createTmp(dir)
+		}
+		return createKeyedTmp(dir, name)
+	}
+	f, name, err := create()
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = s.ensure(root, dir); err == nil {
-			f, name, err = s.createTmp(dir)
+			f, name, err = create()
 		}
 	}
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	tmp := f.Name()
 	size, err := copyCtx(ctx, f, r)
@@ -92,22 +153,46 @@ func (s *Store) deliver(ctx context.Context, root, dir string, r io.Reader, sync
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return "", err
+		return "", false, err
 	}
 	final := filepath.Join(dir, "new", name+",S="+strconv.FormatInt(size, 10))
-	if err := os.Rename(tmp, final); err != nil {
+	if err := renameNoReplace(tmp, final); err != nil {
 		os.Remove(tmp)
-		return "", err
+		if keyed && errors.Is(err, fs.ErrExist) {
+			// An earlier attempt of this keyed delivery: it returned only
+			// once the file was durable in new/, or a crash cut it short
+			// after the rename, which the sync below makes durable now.
+			if s.fsync {
+				if err := syncDirWith(filepath.Dir(final), sync); err != nil {
+					return "", false, err
+				}
+			}
+			return final, true, nil
+		}
+		return "", false, err
 	}
 	if s.fsync {
 		if err := syncDirWith(filepath.Dir(final), sync); err != nil {
 			// Not known to be durable: take it back, so that a retry does
 			// not deliver twice (if no client has moved it already).
 			os.Remove(final)
-			return "", err
+			return "", false, err
 		}
 	}
-	return final, nil
+	return final, false, nil
+}
+
+// createKeyedTmp creates dir/tmp/name, replacing a file of that name that
+// an interrupted attempt of the same keyed delivery left there.
+func createKeyedTmp(dir, name string) (*os.File, string, error) {
+	p := filepath.Join(dir, "tmp", name)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		if err = os.Remove(p); err == nil {
+			f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
+	}
+	return f, name, err
 }
 
 // syncDirWith opens the folder dir and syncs it with sync.
@@ -202,4 +287,16 @@ func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
 			return n, fmt.Errorf("read message: %w", rerr)
 		}
 	}
+}
+
+// renameIfAbsent is renameNoReplace where the system has no atomic form:
+// a check, then the rename. A keyed delivery is made by one attempt at a
+// time, so nothing else creates its name in between.
+func renameIfAbsent(oldpath, newpath string) error {
+	if _, err := os.Lstat(newpath); err == nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: fs.ErrExist}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Rename(oldpath, newpath)
 }

@@ -31,11 +31,15 @@
 // Deliver follows the Maildir protocol: the message is written to tmp/
 // under a unique name (O_EXCL, mode 0600), fsync'd, renamed into new/ with
 // ",S=<size>" appended, and new/ itself is fsync'd, so a returned path
-// survives a crash. Folders are created on first use, each new directory's
-// parent fsync'd. The quarantine writes the message, then its .json, each to
-// a temporary file that is fsync'd and renamed; an entry exists (List, Open)
-// once its .json does. Options.NoFsync turns every fsync off, for tests and
-// benchmarks.
+// survives a crash. DeliverOnce, for deliveries that a crash may make
+// repeat (the queue's), names the file after the message's arrival and a
+// key instead of the clock and a counter, and moves it into new/ without
+// replacing a file of that name (renameat2 RENAME_NOREPLACE on Linux): a
+// repeat finds the first copy and keeps it. Folders are created on first
+// use, each new directory's parent fsync'd. The quarantine writes the
+// message, then its .json, each to a temporary file that is fsync'd and
+// renamed; an entry exists (List, Open) once its .json does.
+// Options.NoFsync turns every fsync off, for tests and benchmarks.
 //
 // # Line endings
 //
