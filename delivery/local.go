@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"syscall"
+	"time"
 
 	"github.com/sluicemail/sluice/mailstore"
 )
@@ -45,6 +46,25 @@ func (l *Local) DeliverSync(ctx context.Context, rcpt, folder string, raw io.Rea
 		return localError(ctx, err)
 	}
 	return nil
+}
+
+// DeliverOnce is DeliverSync for the queue's deliveries, which a crash can
+// make repeat: key and when (see mailstore.Store.DeliverOnce) name the
+// file the same at every attempt, and a repeat of a delivery that reached
+// the mailbox leaves the first copy alone and reports repeat. Errors are
+// Deliver's, and a malformed key is permanent (5.3.0).
+func (l *Local) DeliverOnce(ctx context.Context, rcpt, folder, key string, when time.Time, raw io.Reader, sync mailstore.SyncFunc) (repeat bool, err error) {
+	if l == nil || l.Store == nil {
+		return false, tempError("4.3.5", "local delivery: no mailstore configured", nil)
+	}
+	if folder == "" {
+		folder = mailstore.Inbox
+	}
+	_, repeat, err = l.Store.DeliverOnce(ctx, rcpt, folder, key, when, mailstore.LF(raw), sync)
+	if err != nil {
+		return false, localError(ctx, err)
+	}
+	return repeat, nil
 }
 
 // Quarantine holds the message read from raw, byte for byte, in the

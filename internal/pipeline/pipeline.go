@@ -18,8 +18,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,15 +149,21 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 			remote = append(remote, rcpt)
 			continue
 		}
-		// The Maildir's syncs join the spool's grouped ones.
-		got := folder
-		// The message's reader, not its Bytes: an edited message (on_queue
-		// set a header) is not joined into a copy for the write.
-		err := p.Local.DeliverSync(ctx, rcpt, folder, m.Body.NewReader(), it.SyncFiles)
+		// The Maildir's syncs join the spool's grouped ones. The file is
+		// named after the message and the recipient, so that an attempt
+		// repeated after a crash (delivered, not yet recorded) finds its
+		// copy instead of making a second one. The message's reader, not
+		// its Bytes: an edited message (on_queue set a header) is not
+		// joined into a copy for the write.
+		got, key := folder, deliveryKey(it.ID, rcpt)
+		repeat, err := p.Local.DeliverOnce(ctx, rcpt, folder, key, it.Received, m.Body.NewReader(), it.SyncFiles)
 		if err != nil && errors.Is(err, mailstore.ErrBadFolder) && folder != mailstore.Inbox {
 			p.Logger.Warn("bad folder; delivering to INBOX", "msg_id", it.ID, "folder", folder, "error", err)
 			got = mailstore.Inbox
-			err = p.Local.DeliverSync(ctx, rcpt, got, m.Body.NewReader(), it.SyncFiles)
+			repeat, err = p.Local.DeliverOnce(ctx, rcpt, got, key, it.Received, m.Body.NewReader(), it.SyncFiles)
+		}
+		if repeat {
+			p.Logger.Info("already in the mailbox from an earlier attempt; not delivered again", "msg_id", it.ID, "rcpt", rcpt, "folder", got)
 		}
 		if err == nil {
 			delivered = append(delivered, rcpt+" ("+got+")")
@@ -357,4 +365,13 @@ func statusOf(err error) string {
 		return de.Enhanced
 	}
 	return "5.0.0"
+}
+
+// deliveryKey names a message's delivery to rcpt in the mailbox's file
+// name (mailstore.Store.DeliverOnce): the queue ID and a hash of the
+// recipient, the same at every attempt.
+func deliveryKey(id, rcpt string) string {
+	h := fnv.New64a()
+	h.Write([]byte(rcpt))
+	return id + "-" + strconv.FormatUint(h.Sum64(), 36)
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"context"
 	"encoding/json"
 	"io"
@@ -295,12 +296,22 @@ type countSpool struct {
 	*queue.DirSpool
 	mu    sync.Mutex
 	calls map[string]int
+	fail  map[string]int // calls to fail, and how many times
 }
 
-func (c *countSpool) note(call string) {
+var errInjected = errors.New("injected failure")
+
+// note counts call, and returns errInjected if it is to fail.
+func (c *countSpool) note(call string) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.calls[call]++
-	c.mu.Unlock()
+	kind, _, _ := strings.Cut(call, " ")
+	if c.fail[kind] > 0 {
+		c.fail[kind]--
+		return errInjected
+	}
+	return nil
 }
 
 func (c *countSpool) count(call string) int {
@@ -310,29 +321,41 @@ func (c *countSpool) count(call string) int {
 }
 
 func (c *countSpool) Record(ctx context.Context, id, rcpt string, rec queue.DeliveryRecord) error {
-	c.note("Record " + rcpt)
+	if err := c.note("Record " + rcpt); err != nil {
+		return err
+	}
 	return c.DirSpool.Record(ctx, id, rcpt, rec)
 }
 
 func (c *countSpool) Remove(ctx context.Context, id string) error {
-	c.note("Remove")
+	if err := c.note("Remove"); err != nil {
+		return err
+	}
 	return c.DirSpool.Remove(ctx, id)
 }
 
 func (c *countSpool) RemoveDone(ctx context.Context, id string) error {
-	c.note("RemoveDone")
+	if err := c.note("RemoveDone"); err != nil {
+		return err
+	}
 	return c.DirSpool.RemoveDone(ctx, id)
 }
 
 func (c *countSpool) SyncFiles(files ...*os.File) error {
-	c.note("SyncFiles")
+	if err := c.note("SyncFiles"); err != nil {
+		return err
+	}
 	return c.DirSpool.SyncFiles(files...)
 }
 
 // TestDurablePath: with fsync on, the Maildir's two syncs go through the
 // spool (Item.SyncFiles), every recipient but the last gets a delivery
 // record, and the last one's is left to the message's durable removal.
-func TestDurablePath(t *testing.T) {
+// newDurableRig is a rig with fsync on, an empty on_queue stage and a
+// countSpool that fails the calls in fail (by name: "Record", "Remove", …)
+// as many times as it says.
+func newDurableRig(t *testing.T, fail map[string]int) (*rig, *countSpool, *queue.DirSpool) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := mailstore.New(dir, mailstore.Options{})
 	if err != nil {
@@ -350,7 +373,7 @@ func TestDurablePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp := &countSpool{DirSpool: ds, calls: map[string]int{}}
+	sp := &countSpool{DirSpool: ds, calls: map[string]int{}, fail: fail}
 	q, err := queue.Open(sp, p, queue.Options{Logger: log, RetryInitial: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -360,7 +383,12 @@ func TestDurablePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close(context.Background()); ds.Close() })
-	r := &rig{q: q, store: st, dir: dir}
+	return &rig{q: q, store: st, dir: dir}, sp, ds
+}
+
+func TestDurablePath(t *testing.T) {
+	r, sp, ds := newDurableRig(t, nil)
+	q, dir := r.q, r.dir
 
 	r.send(t, "a@example.org", []string{"bob@local.test", "carol@local.test"}, "", msg)
 	for _, user := range []string{"bob", "carol"} {
@@ -409,4 +437,35 @@ func noopEngine(tb testing.TB) *engine.Engine {
 	}
 	tb.Cleanup(eng.Close)
 	return eng
+}
+
+// A delivery made again because its record was lost — the removal that
+// stands in for it and the record written when that fails both fail once,
+// as a crash after the Maildir rename would leave things — finds its first
+// copy in the mailbox: one message, not two.
+func TestRepeatedDeliveryKeepsOneCopy(t *testing.T) {
+	r, sp, ds := newDurableRig(t, map[string]int{"Remove": 1, "RemoveDone": 1, "Record": 1})
+	r.send(t, "a@example.org", []string{"bob@local.test"}, "", msg)
+	waitFor(t, "the first attempt's removal", func() bool { return sp.count("Remove")+sp.count("RemoveDone") >= 1 })
+	if n := r.q.Flush(); n != 1 {
+		t.Fatalf("Flush made %d messages due, want the one whose removal failed", n)
+	}
+	waitFor(t, "the second attempt", func() bool { return r.q.Stats().Done == 1 })
+	names, _ := filepath.Glob(filepath.Join(r.dir, "mail", "local.test", "bob", "new", "*"))
+	if len(names) != 1 {
+		t.Errorf("bob has %d messages after the repeated attempt, want 1: %v", len(names), names)
+	}
+	if ids, err := ds.List(); len(ids) != 0 || err != nil {
+		t.Errorf("spool not empty: %v, %v", ids, err)
+	}
+}
+
+// waitFor polls cond for 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 }
