@@ -22,7 +22,10 @@
 // repeated. Item.Record writes a durable per-recipient record, and the
 // next attempt finds it in Item.Done (Item.Pending lists the rest), so a
 // handler that records each recipient right after delivering to it repeats
-// a delivery only if the crash falls between the delivery and its record.
+// a delivery only if the crash falls between the delivery and its record
+// (sluice's pipeline closes that window for local deliveries too: the
+// Maildir file is named after the message and recipient, and a repeat
+// finds it; see mailstore.Store.DeliverOnce).
 // The last record of an attempt that ends Done may be left to the
 // message's removal (Item.RecordLast): the queue then waits until the
 // removal is durable, which closes the same window. A message with a
