@@ -10,11 +10,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // interopMailbox delivers a small mailbox for real Maildir readers: two
 // messages in INBOX (one of them read, in cur/ with ":2,S"), one in each of
-// two sub-folders, all given with CRLF line endings and converted with LF.
+// two sub-folders (the one in Orders under a keyed name, as the queue
+// delivers), all given with CRLF line endings and converted with LF.
 // It returns the mailbox folder and the subjects per folder.
 func interopMailbox(t *testing.T) (string, map[string][]string) {
 	t.Helper()
@@ -27,7 +29,13 @@ func interopMailbox(t *testing.T) (string, map[string][]string) {
 	for folder, subjects := range want {
 		for _, subj := range subjects {
 			msg := fmt.Sprintf("From: alice@example.org\r\nTo: bob@localhost\r\nSubject: %s\r\n\r\nBody of %s.\r\n", subj, subj)
-			p, err := s.Deliver(t.Context(), "bob@localhost", folder, LF(strings.NewReader(msg)))
+			var p string
+			var err error
+			if folder == "Orders" { // the queue's keyed name (DeliverOnce)
+				p, _, err = s.DeliverOnce(t.Context(), "bob@localhost", folder, "q42-3ih7nkyl57u1d", time.Now(), LF(strings.NewReader(msg)), nil)
+			} else {
+				p, err = s.Deliver(t.Context(), "bob@localhost", folder, LF(strings.NewReader(msg)))
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
