@@ -46,7 +46,7 @@ type SyncFunc func(files ...*os.File) error
 func (s *Store) DeliverSync(ctx context.Context, addr, folder string, r io.Reader, sync SyncFunc) (path string, err error) {
 	root, dir, err := s.folder(addr, folder)
 	if err == nil {
-		path, err = s.deliver(ctx, root, dir, r, sync)
+		path, _, err = s.deliverNamed(ctx, root, dir, "", r, sync)
 	}
 	if err != nil {
 		return "", opErr("deliver", addr+"/"+folder, err)
@@ -106,11 +106,6 @@ func fsyncFiles(files ...*os.File) error {
 		}
 	}
 	return nil
-}
-
-func (s *Store) deliver(ctx context.Context, root, dir string, r io.Reader, sync SyncFunc) (string, error) {
-	path, _, err := s.deliverNamed(ctx, root, dir, "", r, sync)
-	return path, err
 }
 
 // deliverNamed writes r into dir through tmp/. With name "" the file gets a

@@ -87,3 +87,27 @@ func TestDeliverTwiceIsTwo(t *testing.T) {
 		t.Errorf("new/ holds %v", got)
 	}
 }
+
+// The fallback where renameat2 lacks RENAME_NOREPLACE (other systems, some
+// network file systems) keeps an existing target too.
+func TestRenameIfAbsent(t *testing.T) {
+	dir := t.TempDir()
+	a, b, c := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, []byte(filepath.Base(p)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := renameIfAbsent(a, b); !errors.Is(err, os.ErrExist) {
+		t.Errorf("onto an existing file: %v, want ErrExist", err)
+	}
+	if got, _ := os.ReadFile(b); string(got) != "b" {
+		t.Errorf("target became %q", got)
+	}
+	if err := renameIfAbsent(a, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(c); string(got) != "a" {
+		t.Errorf("renamed file holds %q", got)
+	}
+}
