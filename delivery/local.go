@@ -36,16 +36,8 @@ func (l *Local) Deliver(ctx context.Context, rcpt, folder string, raw io.Reader)
 // queue.Item.SyncFiles, so that deliveries share the spool's grouped
 // syncs. A nil sync is Deliver's own fsyncs.
 func (l *Local) DeliverSync(ctx context.Context, rcpt, folder string, raw io.Reader, sync mailstore.SyncFunc) error {
-	if l == nil || l.Store == nil {
-		return tempError("4.3.5", "local delivery: no mailstore configured", nil)
-	}
-	if folder == "" {
-		folder = mailstore.Inbox
-	}
-	if _, err := l.Store.DeliverSync(ctx, rcpt, folder, mailstore.LF(raw), sync); err != nil {
-		return localError(ctx, err)
-	}
-	return nil
+	_, err := l.deliver(ctx, rcpt, folder, "", time.Time{}, raw, sync)
+	return err
 }
 
 // DeliverOnce is DeliverSync for the queue's deliveries, which a crash can
@@ -54,13 +46,22 @@ func (l *Local) DeliverSync(ctx context.Context, rcpt, folder string, raw io.Rea
 // the mailbox leaves the first copy alone and reports repeat. Errors are
 // Deliver's, and a malformed key is permanent (5.3.0).
 func (l *Local) DeliverOnce(ctx context.Context, rcpt, folder, key string, when time.Time, raw io.Reader, sync mailstore.SyncFunc) (repeat bool, err error) {
+	return l.deliver(ctx, rcpt, folder, key, when, raw, sync)
+}
+
+// deliver is DeliverSync without a key, DeliverOnce with one.
+func (l *Local) deliver(ctx context.Context, rcpt, folder, key string, when time.Time, raw io.Reader, sync mailstore.SyncFunc) (repeat bool, err error) {
 	if l == nil || l.Store == nil {
 		return false, tempError("4.3.5", "local delivery: no mailstore configured", nil)
 	}
 	if folder == "" {
 		folder = mailstore.Inbox
 	}
-	_, repeat, err = l.Store.DeliverOnce(ctx, rcpt, folder, key, when, mailstore.LF(raw), sync)
+	if key == "" {
+		_, err = l.Store.DeliverSync(ctx, rcpt, folder, mailstore.LF(raw), sync)
+	} else {
+		_, repeat, err = l.Store.DeliverOnce(ctx, rcpt, folder, key, when, mailstore.LF(raw), sync)
+	}
 	if err != nil {
 		return false, localError(ctx, err)
 	}
