@@ -15,12 +15,16 @@ import (
 // connection over the cap gets "421 4.7.0" and is closed, as go-smtp has no
 // cap of its own), and runs the on_connect check on each new connection
 // before go-smtp greets it. Checks run concurrently, so a slow script does
-// not hold up the accept loop.
+// not hold up the accept loop; when there is nothing to check (no stage
+// has on_connect) the loop hands the connection over itself, which spares
+// a goroutine per connection.
 type gate struct {
 	net.Listener
 	slots chan struct{}
 	// admit runs on_connect; a non-nil reply refuses the connection.
 	admit func(ctx context.Context, c net.Conn) (refusal string)
+	// needed reports whether admit has anything to check now; nil: always.
+	needed func() bool
 	// checkTimeout bounds admit.
 	checkTimeout time.Duration
 	// logf logs accept errors the gate waits out.
@@ -29,18 +33,23 @@ type gate struct {
 	ready chan net.Conn
 	done  chan struct{}
 	err   error // the listener's Accept error, set before done is closed
-	wg    sync.WaitGroup
+	// closing is closed by Close: nobody takes connections from ready any more.
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
-func newGate(l net.Listener, max int, checkTimeout time.Duration, admit func(context.Context, net.Conn) string, logf func(string, ...any)) *gate {
+func newGate(l net.Listener, max int, checkTimeout time.Duration, admit func(context.Context, net.Conn) string, needed func() bool, logf func(string, ...any)) *gate {
 	g := &gate{
 		Listener:     l,
 		slots:        make(chan struct{}, max),
 		admit:        admit,
+		needed:       needed,
 		checkTimeout: checkTimeout,
 		logf:         logf,
 		ready:        make(chan net.Conn),
 		done:         make(chan struct{}),
+		closing:      make(chan struct{}),
 	}
 	g.wg.Add(1)
 	go g.loop()
@@ -59,6 +68,7 @@ func (g *gate) Accept() (net.Conn, error) {
 
 // Close stops accepting and waits for the checks in progress.
 func (g *gate) Close() error {
+	g.closeOnce.Do(func() { close(g.closing) })
 	err := g.Listener.Close()
 	g.wg.Wait()
 	return err
@@ -97,6 +107,10 @@ func (g *gate) loop() {
 			}()
 			continue
 		}
+		if g.admit == nil || (g.needed != nil && !g.needed()) {
+			g.handOver(&gatedConn{Conn: c, release: func() { <-g.slots }})
+			continue
+		}
 		g.wg.Add(1)
 		go g.check(c)
 	}
@@ -121,10 +135,17 @@ func (g *gate) check(c net.Conn) {
 			return
 		}
 	}
-	gc := &gatedConn{Conn: c, release: func() { <-g.slots }}
+	g.handOver(&gatedConn{Conn: c, release: func() { <-g.slots }})
+}
+
+// handOver gives an admitted connection to Accept, or closes it when the
+// gate is closing.
+func (g *gate) handOver(gc *gatedConn) {
 	select {
 	case g.ready <- gc:
 	case <-g.done:
+		gc.Close()
+	case <-g.closing:
 		gc.Close()
 	}
 }

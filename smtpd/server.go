@@ -124,7 +124,7 @@ func (s *Server) Serve(l net.Listener, lmtp bool) error {
 	srv.TLSConfig = s.opt.TLS
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = errorLog{s.log}
-	g := newGate(l, s.opt.MaxConnections, s.opt.ConnectTimeout, s.onConnect, srv.ErrorLog.Printf)
+	g := newGate(l, s.opt.MaxConnections, s.opt.ConnectTimeout, s.onConnect, s.hasOnConnect, srv.ErrorLog.Printf)
 	s.mu.Lock()
 	s.servers = append(s.servers, srv)
 	s.mu.Unlock()
@@ -145,6 +145,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.cancel()
 	return errors.Join(errs...)
+}
+
+// hasOnConnect reports whether a stage of the current rules has on_connect.
+func (s *Server) hasOnConnect() bool {
+	eng := s.opt.Engine()
+	if eng == nil {
+		return false
+	}
+	defer eng.Release()
+	return eng.Has("on_connect")
 }
 
 // onConnect runs on_connect for a new connection; it returns the reply
