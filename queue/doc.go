@@ -26,12 +26,13 @@
 // (sluice's pipeline closes that window for local deliveries too: the
 // Maildir file is named after the message and recipient, and a repeat
 // finds it; see mailstore.Store.DeliverOnce).
-// The last record of an attempt that ends Done may be left to the
-// message's removal (Item.RecordLast): the queue then waits until the
-// removal is durable, which closes the same window. A message with a
-// durable record for every recipient is removed without waiting (see
-// DoneRemover): should a machine crash undo the removal, the next attempt
-// skips every recipient.
+// A delivery that is its own record, which a repeated attempt finds and
+// does not make again, is noted with Item.RecordFound: nothing is written
+// for it unless the attempt ends in a retry or a failure. A message with a
+// durable record or such a delivery for every recipient is removed without
+// waiting for the removal to be durable (see DoneRemover): should a crash
+// undo the removal, the next attempt skips or finds every recipient (and
+// runs the handler's other work, such as on_queue stages, again).
 //
 // A message that Accept did not acknowledge is never resumed: DirSpool
 // removes its remains when it is opened. If the spool cannot be written
@@ -93,14 +94,18 @@
 // lets a delivery (the Maildir file, then its folder) join the grouped
 // syncfs when the files are on the spool's file system.
 //
-// Per message with one local recipient, the server's path makes five sync
-// requests — the body (CreateBody), the envelope (CommitState), the Maildir
-// file and then its folder (Item.SyncFiles), the removal (which stands in
-// for the delivery record, Item.RecordLast) — and creates one file, the
-// Maildir's; the spool writes three records into a segment (body, state,
-// then one byte: the dead flag). ID.log is created only when a record is
-// written (several recipients, a retry); a retry moves the message to
-// ID.eml and ID.json.
+// Per message with local recipients only, the server's path makes four
+// sync requests — the body (CreateBody), the envelope (CommitState), the
+// Maildir file and then its folder (Item.SyncFiles), the last two per
+// recipient — and creates one file per recipient, the Maildir's; the spool
+// writes three records into a segment (body, state, then one byte: the
+// dead flag, synced by whichever sync comes next). ID.log is created only
+// when a record is written (a relayed or bounced recipient, a retry); a
+// retry moves the message to ID.eml and ID.json. Until 2026-11-26 the
+// removal was a fifth request that the worker waited for (it stood in for
+// the last recipient's record); with the Maildir file as the record, the
+// CPU per 4 KiB message under load went from 450-540 to 390-450 µs and the
+// sustained rate from 1340-1510 to 1570-1870 messages a second.
 //
 // Segments were measured against the earlier layout of one ID.eml and one
 // ID.json per message (bench/README.md): on ext4 without a journal, where

@@ -136,10 +136,11 @@ func TestRemoveDoneWhenAllRecorded(t *testing.T) {
 	}
 }
 
-// TestRecordLast: the last record of an attempt that ends Done is not
-// written; the removal, durable, stands in for it. When the attempt ends
+// TestRecordFound: a delivery that is its own record (RecordFound) is not
+// written, and a message whose recipients all have a record or such a
+// delivery is removed without waiting (RemoveDone). When the attempt ends
 // otherwise, or the removal fails, the record is written after all.
-func TestRecordLast(t *testing.T) {
+func TestRecordFound(t *testing.T) {
 	type outcome int
 	const (
 		done outcome = iota
@@ -157,11 +158,9 @@ func TestRecordLast(t *testing.T) {
 					return Retry(err)
 				}
 			}
-			if err := it.RecordLast(ctx, p[len(p)-1], Delivered, "INBOX"); err != nil {
-				return Retry(err)
-			}
+			it.RecordFound(p[len(p)-1], Delivered, "INBOX")
 			if _, ok := it.Done[p[len(p)-1]]; !ok {
-				t.Errorf("RecordLast did not add %s to Done", p[len(p)-1])
+				t.Errorf("RecordFound did not add %s to Done", p[len(p)-1])
 			}
 			switch end {
 			case retry:
@@ -178,7 +177,7 @@ func TestRecordLast(t *testing.T) {
 		q := startQueue(t, s, handler(done), Options{})
 		id := accept(t, q)
 		waitGone(t, q)
-		want := []string{"Record " + id + " bob@localhost", "Remove " + id}
+		want := []string{"Record " + id + " bob@localhost", "RemoveDone " + id}
 		if got := slices.DeleteFunc(slices.Clone(s.calls), func(c string) bool { return strings.HasPrefix(c, "Open ") }); !slices.Equal(got, want) {
 			t.Errorf("calls %v, want %v", got, want)
 		}
@@ -226,7 +225,7 @@ func TestRecordLast(t *testing.T) {
 		var once sync.Once
 		s.fail = func(call string) error {
 			var err error
-			if strings.HasPrefix(call, "Remove ") {
+			if strings.HasPrefix(call, "RemoveDone ") {
 				once.Do(func() { err = errors.New("I/O error") })
 			}
 			return err

@@ -16,10 +16,10 @@ import (
 // what makes the repeat harmless. It may change it.Vars; the queue saves
 // the item's state after a Retry. A panic counts as Retry.
 //
-// The last recipient's record may be left to the message's removal, when
-// Handle returns Done right after it: see Item.RecordLast. When every
-// recipient of the envelope has a record, the queue does not wait for the
-// removal to be durable (see DoneRemover).
+// A delivery that a repeat would find done needs no durable record while
+// the attempt lasts: see Item.RecordFound. When every recipient of the
+// envelope has a record or such a delivery, the queue does not wait for
+// the removal to be durable (see DoneRemover).
 type Handler interface {
 	Handle(ctx context.Context, it *Item) Outcome
 }

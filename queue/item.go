@@ -56,8 +56,8 @@ type Item struct {
 	// opaque to the queue. It must be valid JSON or empty.
 	Vars json.RawMessage `json:"vars,omitempty"`
 
-	spool Spool    // set by the queue; nil for an item read directly from a Spool
-	last  *logLine // the record RecordLast left to the removal, not written yet
+	spool Spool     // set by the queue; nil for an item read directly from a Spool
+	found []logLine // the records RecordFound left unwritten
 }
 
 // Result says what happened to one recipient.
@@ -122,44 +122,36 @@ func (it *Item) Record(ctx context.Context, rcpt string, res Result, detail stri
 	return nil
 }
 
-// RecordLast is Record for the last recipient an attempt deals with, when
-// the handler returns Done right after it. The record is not written: the
-// queue instead waits until the message's removal is durable, which
-// protects rcpt as a record would (a crash before the removal is durable
-// hands the message over again and repeats the delivery, as a crash before
-// the record would; after it, nothing is repeated). That saves writing a
-// record that the removal would delete at once — for a message with one
-// recipient, the delivery log's file altogether. If the handler returns
-// Retry or Fail instead, or the removal fails, the queue writes the record
-// then. it.Done has rcpt at once.
-func (it *Item) RecordLast(ctx context.Context, rcpt string, res Result, detail string) error {
-	if it.spool == nil {
-		return errUnbound
-	}
-	if err := it.writeLast(ctx); err != nil {
-		return err
-	}
+// RecordFound is Record for a delivery that is its own record: one that a
+// repeated attempt finds in place and does not make again (a Maildir file
+// named after the message and the recipient, mailstore.Store.DeliverOnce).
+// rcpt joins it.Done at once, and nothing is written while the attempt
+// goes on. If the attempt ends Done, the message's removal need not be
+// durable before the queue moves on: a crash that undoes it repeats the
+// attempt, which finds the delivery. If the attempt ends Retry or Fail, or
+// the removal fails, the queue writes the record then, so that later
+// attempts skip rcpt without looking.
+func (it *Item) RecordFound(rcpt string, res Result, detail string) {
 	if len(detail) > MaxDetail {
 		detail = detail[:MaxDetail]
 	}
 	rec := DeliveryRecord{When: time.Now(), Result: res, Detail: detail}
-	it.last = &logLine{Rcpt: rcpt, DeliveryRecord: rec}
+	it.found = append(it.found, logLine{Rcpt: rcpt, DeliveryRecord: rec})
 	if it.Done == nil {
 		it.Done = make(map[string]DeliveryRecord)
 	}
 	it.Done[rcpt] = rec
-	return nil
 }
 
-// writeLast writes the record RecordLast left to the removal, if any.
-func (it *Item) writeLast(ctx context.Context) error {
-	if it.last == nil {
-		return nil
+// writeFound writes the records RecordFound left unwritten, if any.
+func (it *Item) writeFound(ctx context.Context) error {
+	for len(it.found) > 0 {
+		l := it.found[0]
+		if err := it.spool.Record(ctx, it.ID, l.Rcpt, l.DeliveryRecord); err != nil {
+			return err
+		}
+		it.found = it.found[1:]
 	}
-	if err := it.spool.Record(ctx, it.ID, it.last.Rcpt, it.last.DeliveryRecord); err != nil {
-		return err
-	}
-	it.last = nil
 	return nil
 }
 

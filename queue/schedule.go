@@ -161,13 +161,13 @@ func (q *Queue) run(e *entry) {
 		return
 	}
 	if out.kind != outcomeDone {
-		q.writeLast(it)
+		q.writeFound(it)
 	}
 	switch out.kind {
 	case outcomeDone:
 		if err := q.removeDone(it); err != nil {
 			log.Error("queue: cannot remove finished message; it will be handed over again", "err", err)
-			q.writeLast(it)
+			q.writeFound(it)
 			q.requeue(e, time.Now().Add(q.opt.RetryInitial))
 			return
 		}
@@ -207,22 +207,22 @@ func (q *Queue) run(e *entry) {
 }
 
 // removeDone removes a message whose handler reported Done. When every
-// recipient of its envelope has a durable delivery record, the removal need
-// not be durable before the worker moves on (see DoneRemover). Otherwise,
-// and always when the handler left its last record to the removal
-// (Item.RecordLast), the removal must be durable like a record.
+// recipient of its envelope has a durable delivery record, or a delivery
+// that is its own record (Item.RecordFound), the removal need not be
+// durable before the worker moves on (see DoneRemover). Otherwise (a
+// handler that recorded nothing, such as a discard) it must be durable.
 func (q *Queue) removeDone(it *Item) error {
-	if dr, ok := q.spool.(DoneRemover); ok && it.last == nil && len(it.Pending()) == 0 {
+	if dr, ok := q.spool.(DoneRemover); ok && len(it.Pending()) == 0 {
 		return dr.RemoveDone(context.Background(), it.ID)
 	}
 	return q.spool.Remove(context.Background(), it.ID)
 }
 
-// writeLast writes the record the handler left to the removal (see
-// Item.RecordLast) when the message is not removed after all. A failure is
+// writeFound writes the records the handler left unwritten (see
+// Item.RecordFound) when the message is not removed after all. A failure is
 // logged: the delivery may then be repeated.
-func (q *Queue) writeLast(it *Item) {
-	if err := it.writeLast(context.Background()); err != nil {
+func (q *Queue) writeFound(it *Item) {
+	if err := it.writeFound(context.Background()); err != nil {
 		q.log.Error("queue: cannot write delivery record; the delivery may be repeated", "msg_id", it.ID, "err", err)
 	}
 }

@@ -5,11 +5,14 @@
 // RFC 3464 bounces for recipients that failed permanently.
 //
 // It is the queue's Handler. Per-recipient delivery records (queue.Item.
-// Record) are written right after each recipient is dealt with, so a
-// retry after a crash or a temporary failure never delivers twice to a
-// recipient that was already served. The record of the last local
-// delivery, when nothing follows it, is left to the message's durable
-// removal (queue.Item.RecordLast), which protects it the same way.
+// Record) are written right after each relayed or bounced recipient is
+// dealt with, so a retry after a crash or a temporary failure never sends
+// twice to a recipient that was already served. A local delivery is its
+// own record: its Maildir file is named after the message and the
+// recipient, and a repeated attempt finds it (mailstore.Store.DeliverOnce),
+// so nothing is written for it unless the attempt ends in a retry
+// (queue.Item.RecordFound), and the removal of a message delivered only
+// locally is not waited for.
 package pipeline
 
 import (
@@ -141,7 +144,7 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 			p.Logger.Info("delivered", "msg_id", it.ID, "rcpt", strings.Join(delivered, ","), "rules", m.Generation)
 		}
 	}()
-	for i, rcpt := range targets {
+	for _, rcpt := range targets {
 		if _, done := it.Done[rcpt]; done {
 			continue
 		}
@@ -169,16 +172,9 @@ func (p *Pipeline) deliver(ctx context.Context, it *queue.Item, m *stdlib.Msg) q
 			delivered = append(delivered, rcpt+" ("+got+")")
 		}
 		switch {
-		case err == nil && i == len(targets)-1 && len(remote) == 0 && len(failed) == 0 && len(temp) == 0:
-			// The last recipient, and the attempt ends Done right after:
-			// the message's durable removal stands in for the record.
-			if rerr := it.RecordLast(ctx, rcpt, queue.Delivered, folder); rerr != nil {
-				return queue.Retry(rerr)
-			}
 		case err == nil:
-			if rerr := it.Record(ctx, rcpt, queue.Delivered, folder); rerr != nil {
-				return queue.Retry(rerr)
-			}
+			// The file in the mailbox is the record (see the package doc).
+			it.RecordFound(rcpt, queue.Delivered, got)
 		case delivery.IsTemporary(err):
 			temp = append(temp, fmt.Errorf("%s: %w", rcpt, err))
 		default:

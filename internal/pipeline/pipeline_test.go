@@ -349,8 +349,9 @@ func (c *countSpool) SyncFiles(files ...*os.File) error {
 }
 
 // TestDurablePath: with fsync on, the Maildir's two syncs go through the
-// spool (Item.SyncFiles), every recipient but the last gets a delivery
-// record, and the last one's is left to the message's durable removal.
+// spool (Item.SyncFiles), and a message delivered only locally gets no
+// delivery record and a removal nobody waits for: each Maildir file is
+// its own record (queue.Item.RecordFound).
 // newDurableRig is a rig with fsync on, an empty on_queue stage and a
 // countSpool that fails the calls in fail (by name: "Record", "Remove", …)
 // as many times as it says.
@@ -400,11 +401,11 @@ func TestDurablePath(t *testing.T) {
 	for q.Stats().Done < 1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if sp.count("Record bob@local.test") != 1 || sp.count("Record carol@local.test") != 0 {
-		t.Errorf("records %v: want bob's written, carol's (the last) left to the removal", sp.calls)
+	if sp.count("Record bob@local.test") != 0 || sp.count("Record carol@local.test") != 0 {
+		t.Errorf("records %v: want none, the Maildir files are the records", sp.calls)
 	}
-	if sp.count("Remove") != 1 || sp.count("RemoveDone") != 0 {
-		t.Errorf("removal %v: want a durable Remove", sp.calls)
+	if sp.count("Remove") != 0 || sp.count("RemoveDone") != 1 {
+		t.Errorf("removal %v: want one RemoveDone (not waited for)", sp.calls)
 	}
 	if n := sp.count("SyncFiles"); n != 4 {
 		t.Errorf("SyncFiles called %d times, want 4 (file and folder of each delivery)", n)
@@ -457,6 +458,43 @@ func TestRepeatedDeliveryKeepsOneCopy(t *testing.T) {
 	}
 	if ids, err := ds.List(); len(ids) != 0 || err != nil {
 		t.Errorf("spool not empty: %v, %v", ids, err)
+	}
+}
+
+// TestRetryWritesFoundRecords: when an attempt ends in a retry, the local
+// deliveries it made get their records then, and the next attempt skips
+// those recipients instead of looking in their mailboxes again.
+func TestRetryWritesFoundRecords(t *testing.T) {
+	r, sp, _ := newDurableRig(t, nil)
+	// carol's mailbox cannot be made: a file stands where its folder goes.
+	blocker := filepath.Join(r.dir, "mail", "local.test", "carol")
+	if err := os.MkdirAll(filepath.Dir(blocker), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.send(t, "a@example.org", []string{"bob@local.test", "carol@local.test"}, "", msg)
+	waitFor(t, "the first attempt's retry", func() bool { return r.q.Stats().Retried == 1 })
+	if sp.count("Record bob@local.test") != 1 || sp.count("Record carol@local.test") != 0 {
+		t.Fatalf("records %v: want bob's written at the retry, none for carol", sp.calls)
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	syncs := sp.count("SyncFiles")
+	if n := r.q.Flush(); n != 1 {
+		t.Fatalf("Flush made %d messages due, want 1", n)
+	}
+	waitFor(t, "the second attempt", func() bool { return r.q.Stats().Done == 1 })
+	for _, user := range []string{"bob", "carol"} {
+		if got := r.files(t, user, "", 1); len(got) != 1 {
+			t.Errorf("%s has %d messages, want 1", user, len(got))
+		}
+	}
+	// carol's file and folder; a look for bob's copy would sync a file too.
+	if n := sp.count("SyncFiles") - syncs; n != 2 {
+		t.Errorf("second attempt: %d SyncFiles, want 2 (carol's only: bob skipped by his record)", n)
 	}
 }
 
