@@ -6,14 +6,15 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// ErrMemory is the cause of a hook call stopped because the heap grew past
-// the engine's memory limit while it ran. gopher-lua has no allocation
-// hook, so a script that builds huge strings by concatenation can only be
-// stopped from outside: the guard samples the heap and cancels every call
-// in progress when it is over the limit.
+// ErrMemory is matched by the error of a hook call stopped because the
+// heap grew past the engine's memory limit while it ran. gopher-lua has no
+// allocation hook, so a script that builds huge strings by concatenation
+// can only be stopped from outside: the guard samples the heap and cancels
+// every call in progress when it is over the limit.
 var ErrMemory = errors.New("memory limit exceeded")
 
 const (
@@ -26,7 +27,7 @@ type memGuard struct {
 	limit uint64
 
 	mu    sync.Mutex // guards calls
-	calls map[*context.CancelCauseFunc]struct{}
+	calls map[*guarded]struct{}
 
 	stop chan struct{}
 	done chan struct{}
@@ -35,7 +36,7 @@ type memGuard struct {
 func newMemGuard(limit uint64) *memGuard {
 	g := &memGuard{
 		limit: limit,
-		calls: map[*context.CancelCauseFunc]struct{}{},
+		calls: map[*guarded]struct{}{},
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -43,9 +44,15 @@ func newMemGuard(limit uint64) *memGuard {
 	return g
 }
 
+// guarded is a call the guard may stop: it sets over, then cancels.
+type guarded struct {
+	over   *atomic.Bool
+	cancel context.CancelFunc
+}
+
 // watch registers a call; the returned function unregisters it.
-func (g *memGuard) watch(cancel context.CancelCauseFunc) func() {
-	key := &cancel
+func (g *memGuard) watch(over *atomic.Bool, cancel context.CancelFunc) func() {
+	key := &guarded{over: over, cancel: cancel}
 	g.mu.Lock()
 	g.calls[key] = struct{}{}
 	g.mu.Unlock()
@@ -91,7 +98,8 @@ func (g *memGuard) loop() {
 		}
 		g.mu.Lock()
 		for c := range g.calls {
-			(*c)(ErrMemory)
+			c.over.Store(true)
+			c.cancel()
 		}
 		g.mu.Unlock()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -129,19 +130,20 @@ type callResult struct {
 // happens on the state's own goroutine; the caller waits at most the
 // deadline plus the grace period.
 func (e *Engine) call(parent context.Context, st *stage, hook string, args hookArgs) (Verdict, error) {
-	tctx, cancel := context.WithTimeout(parent, st.Timeout)
+	// One context for the deadline and the memory guard: the guard marks
+	// the call before it cancels it, so that the error can say which.
+	ctx, cancel := context.WithTimeout(parent, st.Timeout)
 	defer cancel()
-	ctx, cancelCause := context.WithCancelCause(tctx)
-	defer cancelCause(nil)
+	over := new(atomic.Bool)
 	if e.guard != nil {
-		defer e.guard.watch(cancelCause)()
+		defer e.guard.watch(over, cancel)()
 	}
 	s, err := e.pool.get(ctx)
 	if err != nil {
-		return Verdict{}, fmt.Errorf("waiting for a Lua state: %w", timeoutErr(ctx, err, st))
+		return Verdict{}, fmt.Errorf("waiting for a Lua state: %w", timeoutErr(err, st, over))
 	}
 	s.fate.Store(fateRunning)
-	s.jobs <- job{ctx: ctx, st: st, hook: hook, args: args}
+	s.jobs <- job{ctx: ctx, st: st, hook: hook, args: args, over: over}
 	select {
 	case res := <-s.results:
 		e.release(s)
@@ -167,7 +169,7 @@ func (e *Engine) call(parent context.Context, st *stage, hook string, args hookA
 			m.Barrier() // a binding may still be working on the message
 		}
 		e.log.Error("hook call did not stop at its deadline; abandoned", "stage", st.Name, "hook", hook, "msg_id", args.id())
-		err := timeoutErr(ctx, errors.New(st.Script), st)
+		err := timeoutErr(errors.New(st.Script), st, over)
 		return Verdict{}, fmt.Errorf("%w; the call did not stop and was abandoned", err)
 	}
 }
@@ -187,6 +189,7 @@ type job struct {
 	st   *stage
 	hook string
 	args hookArgs
+	over *atomic.Bool // set by the memory guard before it cancels ctx
 }
 
 // work is the goroutine of state s: it runs the jobs sent to it until the
@@ -229,7 +232,7 @@ func (e *Engine) callOn(s *state, j job) (res callResult) {
 	if err != nil {
 		if ctx.Err() != nil {
 			s.broken = true
-			return callResult{err: timeoutErr(ctx, err, st)}
+			return callResult{err: timeoutErr(err, st, j.over)}
 		}
 		var se *scriptErr
 		if errors.As(err, &se) && se.panic {
@@ -306,13 +309,13 @@ func (e *Engine) release(s *state) {
 }
 
 // timeoutErr rewrites the error of a call whose context ended: its
-// deadline passed, or the memory guard stopped it.
-func timeoutErr(ctx context.Context, err error, st *stage) error {
+// deadline passed, or the memory guard stopped it (over is set).
+func timeoutErr(err error, st *stage, over *atomic.Bool) error {
 	loc := scriptLocation(err.Error())
 	if loc == "" {
 		loc = st.Script
 	}
-	if cause := context.Cause(ctx); errors.Is(cause, ErrMemory) {
+	if over != nil && over.Load() {
 		return fmt.Errorf("%s: %w (stage %s)", loc, ErrMemory, st.Name)
 	}
 	return fmt.Errorf("%s: %w (stage %s, timeout %v)", loc, ErrTimeout, st.Name, st.Timeout)
