@@ -39,7 +39,10 @@ type Pending interface {
 	Bytes() ([]byte, error)
 	// Commit makes the message part of the queue (durably) with msg.vars
 	// and, when body is not nil, the message as the stages rewrote it.
-	Commit(ctx context.Context, vars json.RawMessage, body []byte) error
+	// memo is handed to the message's first attempt in this process
+	// (queue.Item.Memo): the *stdlib.State that vars encodes, which the
+	// pipeline takes instead of decoding vars again.
+	Commit(ctx context.Context, vars json.RawMessage, body []byte, memo any) error
 	// Abort drops the message.
 	Abort(ctx context.Context) error
 }
@@ -269,7 +272,8 @@ func (s *session) data(r io.Reader) (string, error) {
 		s.srv.mailLog("quarantined", id, s.from, env.Rcpt, 250, v.Text, s.eng.Version())
 		return id, nil
 	}
-	vars, err := m.MarshalState()
+	state := m.State()
+	vars, err := json.Marshal(state)
 	if err != nil {
 		p.Abort(s.ctx)
 		return "", fmt.Errorf("vars of %s: %w", id, err)
@@ -282,7 +286,7 @@ func (s *session) data(r io.Reader) (string, error) {
 	if keep := s.srv.opt.Keep; keep != nil && s.eng.Acquire() {
 		undo = keep(id, s.eng)
 	}
-	if err := p.Commit(s.ctx, vars, newBody); err != nil {
+	if err := p.Commit(s.ctx, vars, newBody, state); err != nil {
 		if undo != nil {
 			undo()
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/sluicemail/sluice/engine"
 	"github.com/sluicemail/sluice/mailstore"
 	"github.com/sluicemail/sluice/queue"
+	"github.com/sluicemail/sluice/stdlib"
 )
 
 // sink is a smarthost that records what it receives and refuses
@@ -440,10 +441,10 @@ func noopEngine(tb testing.TB) *engine.Engine {
 	return eng
 }
 
-// A delivery made again because its record was lost — the removal that
-// stands in for it and the record written when that fails both fail once,
-// as a crash after the Maildir rename would leave things — finds its first
-// copy in the mailbox: one message, not two.
+// A delivery made again because the message's removal was lost — the
+// removal and the record written when it fails both fail once, as a crash
+// after the Maildir rename would leave things — finds its first copy in the
+// mailbox: one message, not two.
 func TestRepeatedDeliveryKeepsOneCopy(t *testing.T) {
 	r, sp, ds := newDurableRig(t, map[string]int{"Remove": 1, "RemoveDone": 1, "Record": 1})
 	r.send(t, "a@example.org", []string{"bob@local.test"}, "", msg)
@@ -495,6 +496,31 @@ func TestRetryWritesFoundRecords(t *testing.T) {
 	// carol's file and folder; a look for bob's copy would sync a file too.
 	if n := sp.count("SyncFiles") - syncs; n != 2 {
 		t.Errorf("second attempt: %d SyncFiles, want 2 (carol's only: bob skipped by his record)", n)
+	}
+}
+
+// TestFirstAttemptTakesMemo: the first attempt of a message accepted in
+// this process takes the state the SMTP session left in memory
+// (queue.Item.Memo) instead of decoding its vars; a message without one
+// (here: accepted with vars only) decodes them.
+func TestFirstAttemptTakesMemo(t *testing.T) {
+	r := newRig(t, `function on_queue(msg) msg:set_header("X-V", tostring(msg.vars.v)) end`, "")
+	stored := json.RawMessage(`{"vars":{"v":"stored"}}`)
+	p, err := r.q.Receive(t.Context(), queue.Envelope{From: "a@example.org", Rcpt: []string{"bob@local.test"}}, strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(t.Context(), stored, nil, &stdlib.State{Vars: map[string]any{"v": "memo"}}); err != nil {
+		t.Fatal(err)
+	}
+	got := r.files(t, "bob", "", 1)
+	if len(got) != 1 || !strings.Contains(got[0], "X-V: memo\n") {
+		t.Fatalf("with a memo: %q, want X-V: memo", got)
+	}
+	r.send(t, "a@example.org", []string{"carol@local.test"}, string(stored), msg)
+	got = r.files(t, "carol", "", 1)
+	if len(got) != 1 || !strings.Contains(got[0], "X-V: stored\n") {
+		t.Fatalf("without: %q, want X-V: stored", got)
 	}
 }
 
