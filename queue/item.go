@@ -55,11 +55,6 @@ type Item struct {
 	// Vars is the pipeline's state carried with the message (msg.vars),
 	// opaque to the queue. It must be valid JSON or empty.
 	Vars json.RawMessage `json:"vars,omitempty"`
-	// Memo is what the accepting side left in memory for the first
-	// attempt in this process (see Pending.Commit): Vars as it had them
-	// before encoding, so that the attempt need not decode them. It is
-	// never stored; an item loaded from the spool has none.
-	Memo any `json:"-"`
 
 	spool Spool     // set by the queue; nil for an item read directly from a Spool
 	found []logLine // the records RecordFound left unwritten

@@ -145,11 +145,9 @@ func (p *Pending) Bytes() ([]byte, error) {
 
 // Commit makes the message part of the queue, durably, and schedules it.
 // vars is the pipeline's state to keep with it; body, when not nil,
-// replaces the stored message (the stages rewrote it). memo, if not nil,
-// is handed to the first attempt as Item.Memo when it runs in this
-// process (the caller must not change it afterwards). After Commit returns
-// nil the sender may be told 250.
-func (p *Pending) Commit(ctx context.Context, vars json.RawMessage, body []byte, memo any) error {
+// replaces the stored message (the stages rewrote it). After Commit
+// returns nil the sender may be told 250.
+func (p *Pending) Commit(ctx context.Context, vars json.RawMessage, body []byte) error {
 	if p.done {
 		return fmt.Errorf("queue: %s already committed or aborted", p.it.ID)
 	}
@@ -157,7 +155,7 @@ func (p *Pending) Commit(ctx context.Context, vars json.RawMessage, body []byte,
 		return fmt.Errorf("%w: vars are not valid JSON", ErrBadEnvelope)
 	}
 	it := p.it
-	it.Held, it.Vars, it.Memo = false, vars, memo
+	it.Held, it.Vars = false, vars
 	if p.staged != nil {
 		if body != nil {
 			if err := p.staged.DropBody(it.ID); err != nil {

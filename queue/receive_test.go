@@ -55,7 +55,7 @@ func TestReceiveCommitAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Commit(ctx, []byte(`{"k":1}`), []byte("Subject: rewritten\r\n\r\nx\r\n"), nil); err != nil {
+	if err := p.Commit(ctx, []byte(`{"k":1}`), []byte("Subject: rewritten\r\n\r\nx\r\n")); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -33,13 +33,14 @@ func BenchmarkDefaultHooks(b *testing.B) {
 		if v := e.Run(ctx, "on_data", m, &engine.Result{}); v.Kind != engine.Continue {
 			b.Fatalf("on_data: %+v", v)
 		}
-		// The session encodes the state for the spool and hands it to the
-		// first attempt in memory (queue.Item.Memo).
-		if _, err := m.MarshalState(); err != nil {
+		vars, err := m.MarshalState()
+		if err != nil {
 			b.Fatal(err)
 		}
 		q := &stdlib.Msg{ID: "B", From: "a@example.org", Rcpt: []string{"bob@localhost"}, Body: message.New(raw, message.Options{})}
-		q.SetState(m.State())
+		if err := q.UnmarshalState(vars); err != nil {
+			b.Fatal(err)
+		}
 		if v := e.Run(ctx, "on_queue", q, &engine.Result{}); v.Kind != engine.Continue {
 			b.Fatalf("on_queue: %+v", v)
 		}

@@ -48,7 +48,7 @@ func (m *memSpool) Receive(ctx context.Context, env queue.Envelope, r io.Reader)
 
 func (p *memPending) ID() string             { return p.id }
 func (p *memPending) Bytes() ([]byte, error) { return p.data, nil }
-func (p *memPending) Commit(ctx context.Context, vars json.RawMessage, body []byte, memo any) error {
+func (p *memPending) Commit(ctx context.Context, vars json.RawMessage, body []byte) error {
 	if body == nil {
 		body = p.data
 	}

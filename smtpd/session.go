@@ -39,10 +39,7 @@ type Pending interface {
 	Bytes() ([]byte, error)
 	// Commit makes the message part of the queue (durably) with msg.vars
 	// and, when body is not nil, the message as the stages rewrote it.
-	// memo is handed to the message's first attempt in this process
-	// (queue.Item.Memo): the *stdlib.State that vars encodes, which the
-	// pipeline takes instead of decoding vars again.
-	Commit(ctx context.Context, vars json.RawMessage, body []byte, memo any) error
+	Commit(ctx context.Context, vars json.RawMessage, body []byte) error
 	// Abort drops the message.
 	Abort(ctx context.Context) error
 }
@@ -272,8 +269,7 @@ func (s *session) data(r io.Reader) (string, error) {
 		s.srv.mailLog("quarantined", id, s.from, env.Rcpt, 250, v.Text, s.eng.Version())
 		return id, nil
 	}
-	state := m.State()
-	vars, err := json.Marshal(state)
+	vars, err := m.MarshalState()
 	if err != nil {
 		p.Abort(s.ctx)
 		return "", fmt.Errorf("vars of %s: %w", id, err)
@@ -286,7 +282,7 @@ func (s *session) data(r io.Reader) (string, error) {
 	if keep := s.srv.opt.Keep; keep != nil && s.eng.Acquire() {
 		undo = keep(id, s.eng)
 	}
-	if err := p.Commit(s.ctx, vars, newBody, state); err != nil {
+	if err := p.Commit(s.ctx, vars, newBody); err != nil {
 		if undo != nil {
 			undo()
 		}

@@ -2,10 +2,10 @@ package stdlib
 
 import "encoding/json"
 
-// State is what a message carries from stage to stage through the queue:
-// msg.vars, the score and its symbols, the actions so far, and the
+// msgState is what a message carries from stage to stage through the
+// queue: msg.vars, the score and its symbols, the actions so far, and the
 // generation of the rules that accepted it.
-type State struct {
+type msgState struct {
 	Generation string         `json:"gen,omitempty"`
 	Vars       map[string]any `json:"vars,omitempty"`
 	Score      float64        `json:"score,omitempty"`
@@ -13,22 +13,10 @@ type State struct {
 	Actions    []Action       `json:"actions,omitempty"`
 }
 
-// State returns what m carries to a later stage. It shares m's maps and
-// slices: m must not be run on afterwards.
-func (m *Msg) State() *State {
-	return &State{Generation: m.Generation, Vars: m.Vars, Score: m.Score, Symbols: m.Symbols, Actions: m.Actions}
-}
-
-// SetState gives m the state st, as a later stage in the same process
-// takes it over from an earlier one without encoding it.
-func (m *Msg) SetState(st *State) {
-	m.Generation, m.Vars, m.Score, m.Symbols, m.Actions = st.Generation, st.Vars, st.Score, st.Symbols, st.Actions
-}
-
 // MarshalState encodes what m carries to a later stage (msg.vars, score,
 // symbols, actions) as JSON, for the queue to keep with the message.
 func (m *Msg) MarshalState() ([]byte, error) {
-	return json.Marshal(m.State())
+	return json.Marshal(msgState{Generation: m.Generation, Vars: m.Vars, Score: m.Score, Symbols: m.Symbols, Actions: m.Actions})
 }
 
 // UnmarshalState restores what MarshalState encoded; empty data is an
@@ -37,10 +25,10 @@ func (m *Msg) UnmarshalState(data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	var st State
+	var st msgState
 	if err := json.Unmarshal(data, &st); err != nil {
 		return err
 	}
-	m.SetState(&st)
+	m.Generation, m.Vars, m.Score, m.Symbols, m.Actions = st.Generation, st.Vars, st.Score, st.Symbols, st.Actions
 	return nil
 }

@@ -78,7 +78,7 @@ func benchPath(b *testing.B, size int) {
 					_, err = pend.Bytes() // as on_data would
 				}
 				if err == nil {
-					err = pend.Commit(ctx, nil, nil, nil)
+					err = pend.Commit(ctx, nil, nil)
 				}
 				if err != nil {
 					b.Error(err)

@@ -69,11 +69,7 @@ type Pipeline struct {
 // Handle implements queue.Handler.
 func (p *Pipeline) Handle(ctx context.Context, it *queue.Item) queue.Outcome {
 	m := &stdlib.Msg{ID: it.ID, From: it.From, Rcpt: it.Pending(), Client: it.Client, Helo: it.Helo}
-	if st, ok := it.Memo.(*stdlib.State); ok {
-		// The first attempt after this process accepted the message: the
-		// state as on_data left it, not decoded again from it.Vars.
-		m.SetState(st)
-	} else if err := m.UnmarshalState(it.Vars); err != nil {
+	if err := m.UnmarshalState(it.Vars); err != nil {
 		p.Logger.Warn("bad carried state; starting afresh", "msg_id", it.ID, "error", err)
 	}
 	m.Rcpt = applyRcptActions(m.Rcpt, m.Actions, it.Done)

@@ -21,7 +21,6 @@ import (
 	"github.com/sluicemail/sluice/engine"
 	"github.com/sluicemail/sluice/mailstore"
 	"github.com/sluicemail/sluice/queue"
-	"github.com/sluicemail/sluice/stdlib"
 )
 
 // sink is a smarthost that records what it receives and refuses
@@ -496,31 +495,6 @@ func TestRetryWritesFoundRecords(t *testing.T) {
 	// carol's file and folder; a look for bob's copy would sync a file too.
 	if n := sp.count("SyncFiles") - syncs; n != 2 {
 		t.Errorf("second attempt: %d SyncFiles, want 2 (carol's only: bob skipped by his record)", n)
-	}
-}
-
-// TestFirstAttemptTakesMemo: the first attempt of a message accepted in
-// this process takes the state the SMTP session left in memory
-// (queue.Item.Memo) instead of decoding its vars; a message without one
-// (here: accepted with vars only) decodes them.
-func TestFirstAttemptTakesMemo(t *testing.T) {
-	r := newRig(t, `function on_queue(msg) msg:set_header("X-V", tostring(msg.vars.v)) end`, "")
-	stored := json.RawMessage(`{"vars":{"v":"stored"}}`)
-	p, err := r.q.Receive(t.Context(), queue.Envelope{From: "a@example.org", Rcpt: []string{"bob@local.test"}}, strings.NewReader(msg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Commit(t.Context(), stored, nil, &stdlib.State{Vars: map[string]any{"v": "memo"}}); err != nil {
-		t.Fatal(err)
-	}
-	got := r.files(t, "bob", "", 1)
-	if len(got) != 1 || !strings.Contains(got[0], "X-V: memo\n") {
-		t.Fatalf("with a memo: %q, want X-V: memo", got)
-	}
-	r.send(t, "a@example.org", []string{"carol@local.test"}, string(stored), msg)
-	got = r.files(t, "carol", "", 1)
-	if len(got) != 1 || !strings.Contains(got[0], "X-V: stored\n") {
-		t.Fatalf("without: %q, want X-V: stored", got)
 	}
 }
 
