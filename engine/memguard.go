@@ -26,8 +26,9 @@ const (
 type memGuard struct {
 	limit uint64
 
-	mu    sync.Mutex // guards calls
+	mu    sync.Mutex // guards calls and seq
 	calls map[*guarded]struct{}
+	seq   uint64 // numbers the calls in the order they were registered
 
 	stop chan struct{}
 	done chan struct{}
@@ -48,12 +49,15 @@ func newMemGuard(limit uint64) *memGuard {
 type guarded struct {
 	over   *atomic.Bool
 	cancel context.CancelFunc
+	seq    uint64
 }
 
 // watch registers a call; the returned function unregisters it.
 func (g *memGuard) watch(over *atomic.Bool, cancel context.CancelFunc) func() {
 	key := &guarded{over: over, cancel: cancel}
 	g.mu.Lock()
+	g.seq++
+	key.seq = g.seq
 	g.calls[key] = struct{}{}
 	g.mu.Unlock()
 	return func() {
@@ -76,7 +80,7 @@ func (g *memGuard) loop() {
 		case <-t.C:
 		}
 		g.mu.Lock()
-		n := len(g.calls)
+		n, seen := len(g.calls), g.seq
 		g.mu.Unlock()
 		if n == 0 {
 			continue
@@ -96,10 +100,17 @@ func (g *memGuard) loop() {
 		if !g.over(sample) {
 			continue
 		}
+		// Only the calls that were running when the heap was seen over
+		// are stopped: one that started since (during the collection,
+		// say, right after a runaway script ended and left its garbage)
+		// had no part in it, and a runaway one among them is caught at
+		// the next look.
 		g.mu.Lock()
 		for c := range g.calls {
-			c.over.Store(true)
-			c.cancel()
+			if c.seq <= seen {
+				c.over.Store(true)
+				c.cancel()
+			}
 		}
 		g.mu.Unlock()
 	}
