@@ -13,8 +13,8 @@ import (
 // ErrMemory is matched by the error of a hook call stopped because the
 // heap grew past the engine's memory limit while it ran. gopher-lua has no
 // allocation hook, so a script that builds huge strings by concatenation
-// can only be stopped from outside: the guard samples the heap and cancels
-// every call in progress when it is over the limit.
+// can only be stopped from outside: the guard samples the heap and, when it
+// is over the limit after a collection, cancels the calls in progress.
 var ErrMemory = errors.New("memory limit exceeded")
 
 const (

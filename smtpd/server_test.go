@@ -318,3 +318,31 @@ func TestConnectionCap(t *testing.T) {
 	}
 	held[1].Close()
 }
+
+// A connection the gate accepted and nobody took (the server is shutting
+// down) does not hold up Close, and is closed.
+func TestGateCloseWithUntakenConnection(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admit := func(context.Context, net.Conn) string { return "" }
+	g := newGate(l, 4, time.Second, admit, func() bool { return false }, t.Logf)
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // the gate accepts it and waits to hand it over
+	done := make(chan error, 1)
+	go func() { done <- g.Close() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return with a connection nobody took")
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Errorf("client read %d, %v; want EOF (the gate closed the connection)", n, err)
+	}
+}
