@@ -108,7 +108,7 @@ func (g *gate) loop() {
 			continue
 		}
 		if g.admit == nil || (g.needed != nil && !g.needed()) {
-			g.handOver(&gatedConn{Conn: c, release: func() { <-g.slots }})
+			g.handOver(c)
 			continue
 		}
 		g.wg.Add(1)
@@ -135,12 +135,13 @@ func (g *gate) check(c net.Conn) {
 			return
 		}
 	}
-	g.handOver(&gatedConn{Conn: c, release: func() { <-g.slots }})
+	g.handOver(c)
 }
 
-// handOver gives an admitted connection to Accept, or closes it when the
-// gate is closing.
-func (g *gate) handOver(gc *gatedConn) {
+// handOver gives an admitted connection to Accept, holding its slot until
+// it is closed, or closes it when the gate is closing.
+func (g *gate) handOver(c net.Conn) {
+	gc := &gatedConn{Conn: c, release: func() { <-g.slots }}
 	select {
 	case g.ready <- gc:
 	case <-g.done:

@@ -348,10 +348,6 @@ func (c *countSpool) SyncFiles(files ...*os.File) error {
 	return c.DirSpool.SyncFiles(files...)
 }
 
-// TestDurablePath: with fsync on, the Maildir's two syncs go through the
-// spool (Item.SyncFiles), and a message delivered only locally gets no
-// delivery record and a removal nobody waits for: each Maildir file is
-// its own record (queue.Item.RecordFound).
 // newDurableRig is a rig with fsync on, an empty on_queue stage and a
 // countSpool that fails the calls in fail (by name: "Record", "Remove", …)
 // as many times as it says.
@@ -387,6 +383,10 @@ func newDurableRig(t *testing.T, fail map[string]int) (*rig, *countSpool, *queue
 	return &rig{q: q, store: st, dir: dir}, sp, ds
 }
 
+// TestDurablePath: with fsync on, the Maildir's two syncs go through the
+// spool (Item.SyncFiles), and a message delivered only locally gets no
+// delivery record and a removal nobody waits for: each Maildir file is
+// its own record (queue.Item.RecordFound).
 func TestDurablePath(t *testing.T) {
 	r, sp, ds := newDurableRig(t, nil)
 	q, dir := r.q, r.dir
