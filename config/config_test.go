@@ -95,6 +95,7 @@ func TestFull(t *testing.T) {
 		RetryInitial: Duration(30 * time.Second),
 		RetryMax:     Duration(2 * time.Hour),
 		MaxAge:       Duration(72 * time.Hour),
+		BurstHold:    Duration(500 * time.Millisecond),
 		OnExpire:     "quarantine",
 	}
 	want.Engine = Engine{

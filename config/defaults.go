@@ -38,6 +38,7 @@ func Default() *Config {
 			RetryInitial: Duration(time.Minute),
 			RetryMax:     Duration(time.Hour),
 			MaxAge:       Duration(5 * day),
+			BurstHold:    Duration(time.Second),
 			OnExpire:     "bounce",
 		},
 		Engine: Engine{

@@ -105,6 +105,11 @@ type Queue struct {
 	// MaxAge is how long a message may stay in the queue before OnExpire
 	// applies (> 0).
 	MaxAge Duration `toml:"max_age"`
+	// BurstHold is how long deliveries may wait while messages keep
+	// arriving (>= 0; 0: never): during a burst only half the workers
+	// (at least one) deliver, so that accepting gets the CPU and the
+	// disk, until the first waiting message has waited this long.
+	BurstHold Duration `toml:"burst_hold"`
 	// OnExpire is what happens to a message older than MaxAge: "bounce"
 	// (a delivery status notification to the sender) or "quarantine".
 	OnExpire string `toml:"on_expire"`

@@ -110,6 +110,7 @@ func validateQueue(q *Queue, k *checker) {
 		k.errorf(at.at("retry_max"), "%q is shorter than queue.retry_initial %q", q.RetryMax, q.RetryInitial)
 	}
 	k.positiveDuration(at.at("max_age"), q.MaxAge)
+	k.nonNegativeDuration(at.at("burst_hold"), q.BurstHold)
 	k.oneOf(at.at("on_expire"), q.OnExpire, "bounce", "quarantine")
 }
 

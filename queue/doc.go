@@ -52,6 +52,14 @@
 // LastError, Vars) is saved after every Retry, so backoff survives a
 // restart. Close works like http.Server.Shutdown.
 //
+// With Options.BurstHold, while messages arrive (one in the last 20 ms,
+// burstIdle) only a quarter of the workers start attempts, until the first
+// waiting message has waited BurstHold. A delivery during a burst costs
+// the sessions more than its own CPU: its files join the grouped syncs the
+// sessions wait for, and make them longer. Held back, 4 KiB messages were
+// accepted 5-20 % faster under load.sh on one core, with the same
+// sustained rate (bench/README.md).
+//
 // # Storage and fsync grouping
 //
 // Spool is the storage interface (a local folder now, NATS JetStream

@@ -30,6 +30,15 @@ type Options struct {
 	// AttemptTimeout bounds one Handle or OnFail call (its ctx). Default
 	// 10 minutes.
 	AttemptTimeout time.Duration
+	// BurstHold favours accepting over delivering while messages arrive:
+	// as long as one arrived (Accept or Receive) in the last burstIdle, a
+	// quarter of the Workers (at least one) run, and a message due waits
+	// for them up to BurstHold; one that has waited that long starts on any
+	// free worker. The deliveries' CPU and syncs (which would make the
+	// sessions' syncs longer) go to accepting; the queue absorbs the burst
+	// and drains it with every worker once the senders stop. 0, the
+	// default, runs all Workers at all times.
+	BurstHold time.Duration
 	// OnFail is called when a message failed permanently (Fail) or
 	// expired (err matches ErrExpired), before the message is removed, so
 	// that the caller can send a DSN or quarantine it. If it returns an
@@ -60,6 +69,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = 10 * time.Minute
+	}
+	if o.BurstHold < 0 {
+		o.BurstHold = 0
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -101,6 +113,7 @@ type Queue struct {
 	cached  int // entries with an item
 
 	wake  chan struct{} // capacity 1: the schedule changed
+	freed chan struct{} // capacity 1: an attempt ended (for BurstHold)
 	slots chan struct{} // capacity Workers: one token per running attempt
 	stop  chan struct{} // closed by Close: dispatch no more
 	ctx   context.Context
@@ -109,6 +122,8 @@ type Queue struct {
 	sched  sync.WaitGroup // the scheduler goroutine
 	work   sync.WaitGroup // one per running attempt
 	dead   atomic.Bool    // tests: the process "died"; change nothing more
+	// arrived is when the last message arrived (Unix ns), for BurstHold.
+	arrived atomic.Int64
 }
 
 // Open makes a Queue over spool and recovers: every message stored there is
@@ -125,6 +140,7 @@ func Open(spool Spool, h Handler, opt Options) (*Queue, error) {
 		log:     opt.Logger,
 		entries: make(map[string]*entry),
 		wake:    make(chan struct{}, 1),
+		freed:   make(chan struct{}, 1),
 		slots:   make(chan struct{}, opt.Workers),
 		stop:    make(chan struct{}),
 	}
@@ -206,6 +222,7 @@ func (q *Queue) Accept(ctx context.Context, env Envelope, vars json.RawMessage, 
 		return "", ErrClosed
 	}
 	now := time.Now()
+	q.arrived.Store(now.UnixNano())
 	it := &Item{Envelope: env, NextTry: now, Vars: vars}
 	it.Rcpt = slices.Clone(env.Rcpt)
 	if it.Received.IsZero() {

@@ -28,6 +28,7 @@ func (q *Queue) Receive(ctx context.Context, env Envelope, r io.Reader) (*Pendin
 		return nil, ErrClosed
 	}
 	now := time.Now()
+	q.arrived.Store(now.UnixNano())
 	it := &Item{Envelope: env, NextTry: now, Held: true}
 	it.Rcpt = slices.Clone(env.Rcpt)
 	if it.Received.IsZero() {

@@ -74,6 +74,32 @@ func (q *Queue) takeDue(now time.Time) (*entry, time.Duration) {
 	return e, 0
 }
 
+// burstIdle is how long after the last arrival a burst counts as over
+// (Options.BurstHold).
+const burstIdle = 20 * time.Millisecond
+
+// burstWorkers is how many of workers run during a burst (BurstHold): a
+// quarter, at least one.
+func burstWorkers(workers int) int { return max(workers/4, 1) }
+
+// burstHeld reports whether Options.BurstHold keeps the next attempt
+// waiting, and for how long at most before it should look again (0: not
+// held). q.mu must be held.
+func (q *Queue) burstHeld(now time.Time) time.Duration {
+	if q.opt.BurstHold <= 0 || len(q.waiting) == 0 || q.stats.Running < burstWorkers(q.opt.Workers) {
+		return 0
+	}
+	quiet := time.Unix(0, q.arrived.Load()).Add(burstIdle).Sub(now)
+	if quiet <= 0 {
+		return 0 // the senders have stopped
+	}
+	due := now.Sub(q.waiting[0].next)
+	if due < 0 || due >= q.opt.BurstHold {
+		return 0 // nothing due yet, or the first has waited long enough
+	}
+	return min(quiet, q.opt.BurstHold-due)
+}
+
 // schedule is the scheduler goroutine (owned by Start/Close): it takes a
 // worker slot, waits until a message is due, and runs it on a goroutine
 // that gives the slot back.
@@ -90,8 +116,14 @@ func (q *Queue) schedule() {
 			return
 		}
 		for {
+			now := time.Now()
 			q.mu.Lock()
-			e, wait := q.takeDue(time.Now())
+			held := q.burstHeld(now)
+			var e *entry
+			wait := held
+			if held == 0 {
+				e, wait = q.takeDue(now)
+			}
 			q.mu.Unlock()
 			if e != nil {
 				q.work.Add(1)
@@ -103,8 +135,17 @@ func (q *Queue) schedule() {
 				timer.Reset(wait)
 				tc = timer.C
 			}
+			// Held back, the scheduler looks again when an attempt ends
+			// or the burst may be over, not at every arrival.
+			wake, freed := q.wake, q.freed
+			if held > 0 {
+				wake = nil
+			} else {
+				freed = nil
+			}
 			select {
-			case <-q.wake:
+			case <-wake:
+			case <-freed:
 			case <-tc:
 			case <-q.stop:
 				return
@@ -119,7 +160,13 @@ func (q *Queue) schedule() {
 // run makes one attempt on e's message and acts on the outcome.
 func (q *Queue) run(e *entry) {
 	defer q.work.Done()
-	defer func() { <-q.slots }()
+	defer func() {
+		<-q.slots
+		select {
+		case q.freed <- struct{}{}:
+		default:
+		}
+	}()
 	if q.dead.Load() {
 		return
 	}

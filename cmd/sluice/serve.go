@@ -148,6 +148,7 @@ func startServer(c *config.Config, logger *slog.Logger, watch bool) (*server, er
 		RetryInitial: time.Duration(c.Queue.RetryInitial),
 		RetryMax:     time.Duration(c.Queue.RetryMax),
 		MaxAge:       time.Duration(c.Queue.MaxAge),
+		BurstHold:    time.Duration(c.Queue.BurstHold),
 		OnFail:       p.OnFail,
 		Logger:       logger.With("component", "queue"),
 	})

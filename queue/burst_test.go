@@ -1,0 +1,134 @@
+package queue
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// gatedHandler counts the handlers running and blocks each until gate is
+// closed.
+type gatedHandler struct {
+	running, peak, total atomic.Int32
+	gate                 chan struct{}
+}
+
+func newGatedHandler() *gatedHandler { return &gatedHandler{gate: make(chan struct{})} }
+
+func (g *gatedHandler) Handle(ctx context.Context, it *Item) Outcome {
+	n := g.running.Add(1)
+	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+	}
+	<-g.gate
+	g.running.Add(-1)
+	g.total.Add(1)
+	return Done()
+}
+
+// TestBurstHoldUntilQuiet: while messages arrive, BurstHold lets only a
+// quarter of the workers run; once the senders stop, all of them.
+func TestBurstHoldUntilQuiet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newGatedHandler()
+		q := startQueue(t, newMemSpool(), h, Options{Workers: 8, BurstHold: time.Minute})
+		for range 10 {
+			accept(t, q)
+		}
+		synctest.Wait()
+		if n := h.running.Load(); n != 2 {
+			t.Errorf("during the burst: %d handlers running, want 2", n)
+		}
+		time.Sleep(burstIdle - time.Millisecond)
+		synctest.Wait()
+		if n := h.running.Load(); n != 2 {
+			t.Errorf("%v after the last arrival: %d handlers running, want 2", burstIdle-time.Millisecond, n)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if n := h.running.Load(); n != 8 {
+			t.Errorf("%v after the last arrival: %d handlers running, want 8", burstIdle, n)
+		}
+		close(h.gate)
+		synctest.Wait()
+		if h.total.Load() != 10 || h.peak.Load() != 8 {
+			t.Errorf("handled %d, peak %d; want 10, 8", h.total.Load(), h.peak.Load())
+		}
+	})
+}
+
+// TestBurstHoldBound: messages that keep arriving (through Receive and
+// Commit, as the SMTP server stores them) hold deliveries back, but no
+// message waits longer than BurstHold for its attempt.
+func TestBurstHoldBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newGatedHandler()
+		const hold = 100 * time.Millisecond
+		q := startQueue(t, newMemSpool(), h, Options{Workers: 8, BurstHold: hold})
+		start := time.Now()
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				p, err := q.Receive(context.Background(), testEnv, strings.NewReader(testBody))
+				if err != nil {
+					t.Errorf("Receive: %v", err)
+					return
+				}
+				if err := p.Commit(context.Background(), nil, nil); err != nil {
+					t.Errorf("Commit: %v", err)
+					return
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}()
+		// One message every 5 ms: the first two run at once; the third
+		// (at 10 ms) is the first held, until 10 ms + hold; the fourth
+		// (at 15 ms) until 15 ms + hold.
+		for _, c := range []struct {
+			at   time.Duration
+			want int32
+		}{
+			{10*time.Millisecond + hold - time.Millisecond, 2},
+			{10*time.Millisecond + hold, 3},
+			{15*time.Millisecond + hold - time.Millisecond, 3},
+			{15*time.Millisecond + hold, 4},
+		} {
+			time.Sleep(c.at - time.Since(start))
+			synctest.Wait()
+			if n := h.running.Load(); n != c.want {
+				t.Errorf("%v into the burst: %d handlers running, want %d", c.at, n, c.want)
+			}
+		}
+		close(stop)
+		<-done
+		close(h.gate)
+		synctest.Wait()
+		if st := q.Stats(); st.Queued != 0 || st.Done != int64(h.total.Load()) {
+			t.Errorf("Stats = %+v after %d handled", st, h.total.Load())
+		}
+	})
+}
+
+// TestBurstHoldOff: without BurstHold every worker runs during a burst.
+func TestBurstHoldOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newGatedHandler()
+		q := startQueue(t, newMemSpool(), h, Options{Workers: 4})
+		for range 10 {
+			accept(t, q)
+		}
+		synctest.Wait()
+		if n := h.running.Load(); n != 4 {
+			t.Errorf("%d handlers running, want 4", n)
+		}
+		close(h.gate)
+	})
+}
