@@ -56,9 +56,10 @@
 // burstIdle) only a quarter of the workers start attempts, until the first
 // waiting message has waited BurstHold. A delivery during a burst costs
 // the sessions more than its own CPU: its files join the grouped syncs the
-// sessions wait for, and make them longer. Held back, 4 KiB messages were
-// accepted 5-20 % faster under load.sh on one core, with the same
-// sustained rate (bench/README.md).
+// sessions wait for, and make them longer. Held back, messages were
+// accepted 5-30 % faster in load.sh-style runs on one core (4 and 100
+// KiB, alternating pairs), at about the same sustained rate
+// (bench/README.md).
 //
 // # Storage and fsync grouping
 //
