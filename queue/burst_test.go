@@ -3,30 +3,10 @@ package queue
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 )
-
-// gatedHandler counts the handlers running and blocks each until gate is
-// closed.
-type gatedHandler struct {
-	running, peak, total atomic.Int32
-	gate                 chan struct{}
-}
-
-func newGatedHandler() *gatedHandler { return &gatedHandler{gate: make(chan struct{})} }
-
-func (g *gatedHandler) Handle(ctx context.Context, it *Item) Outcome {
-	n := g.running.Add(1)
-	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
-	}
-	<-g.gate
-	g.running.Add(-1)
-	g.total.Add(1)
-	return Done()
-}
 
 // TestBurstHoldUntilQuiet: while messages arrive, BurstHold lets only a
 // quarter of the workers run; once the senders stop, all of them.

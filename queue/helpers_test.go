@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -250,4 +251,23 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	}
 	r.n -= k
 	return k, nil
+}
+
+// gatedHandler counts the handlers running and blocks each until gate is
+// closed.
+type gatedHandler struct {
+	running, peak, total atomic.Int32
+	gate                 chan struct{}
+}
+
+func newGatedHandler() *gatedHandler { return &gatedHandler{gate: make(chan struct{})} }
+
+func (g *gatedHandler) Handle(ctx context.Context, it *Item) Outcome {
+	n := g.running.Add(1)
+	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+	}
+	<-g.gate
+	g.running.Add(-1)
+	g.total.Add(1)
+	return Done()
 }

@@ -291,31 +291,22 @@ func TestAttemptTimeout(t *testing.T) {
 // TestWorkers: no more than Workers handlers run at once.
 func TestWorkers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var running, peak, total atomic.Int32
-		gate := make(chan struct{})
-		q := startQueue(t, newMemSpool(), HandlerFunc(func(ctx context.Context, it *Item) Outcome {
-			n := running.Add(1)
-			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-			}
-			<-gate
-			running.Add(-1)
-			total.Add(1)
-			return Done()
-		}), Options{Workers: 3})
+		h := newGatedHandler()
+		q := startQueue(t, newMemSpool(), h, Options{Workers: 3})
 		for range 10 {
 			accept(t, q)
 		}
 		synctest.Wait()
-		if n := running.Load(); n != 3 {
+		if n := h.running.Load(); n != 3 {
 			t.Errorf("%d handlers running, want 3", n)
 		}
 		if st := q.Stats(); st.Running != 3 || st.Queued != 10 {
 			t.Errorf("Stats = %+v", st)
 		}
-		close(gate)
+		close(h.gate)
 		synctest.Wait()
-		if total.Load() != 10 || peak.Load() != 3 {
-			t.Errorf("handled %d, peak %d; want 10, 3", total.Load(), peak.Load())
+		if h.total.Load() != 10 || h.peak.Load() != 3 {
+			t.Errorf("handled %d, peak %d; want 10, 3", h.total.Load(), h.peak.Load())
 		}
 	})
 }
