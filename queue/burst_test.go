@@ -96,19 +96,3 @@ func TestBurstHoldBound(t *testing.T) {
 		}
 	})
 }
-
-// TestBurstHoldOff: without BurstHold every worker runs during a burst.
-func TestBurstHoldOff(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newGatedHandler()
-		q := startQueue(t, newMemSpool(), h, Options{Workers: 4})
-		for range 10 {
-			accept(t, q)
-		}
-		synctest.Wait()
-		if n := h.running.Load(); n != 4 {
-			t.Errorf("%d handlers running, want 4", n)
-		}
-		close(h.gate)
-	})
-}

@@ -288,7 +288,8 @@ func TestAttemptTimeout(t *testing.T) {
 	})
 }
 
-// TestWorkers: no more than Workers handlers run at once.
+// TestWorkers: no more than Workers handlers run at once, and without
+// BurstHold every worker runs while messages arrive.
 func TestWorkers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newGatedHandler()
