@@ -9,7 +9,9 @@
 #       reader): it only appends each message to a spool file and syncs
 #       (where sluice runs on_data), appends a commit record and syncs, and
 #       after the 250 writes it into a Maildir (tmp/, sync, rename, sync of
-#       the folder) — what the disk and the protocol leave for sluice's work;
+#       the folder), holding deliveries while messages arrive as sluice's
+#       [queue] burst_hold does — what the disk and the protocol leave for
+#       sluice's work;
 # each server pinned to one core, smtp-source to another. It prints msgs/s
 # of each, the ratio sluice/no-work, sluice's CPU per message and peak RSS,
 # and checks that every message sluice acknowledged reached the Maildir.
@@ -22,6 +24,8 @@
 #   SERVER_CPU=0 CLIENT_CPU=1    cores for the servers and for smtp-source
 #   DRAIN_TIMEOUT=300            seconds to wait for sluice's queue to empty
 #   FSYNC=true                   sluice's store.fsync (false: to measure its cost)
+#   FLOOR_FLAGS=-hold            the floor's options (bench/nowork: -hold, -fdatasync;
+#                                "" for the floor of the runs before 2026-11-26's fifth)
 #   TMPDIR=/tmp                  where the temp folder (and so sluice's store) goes
 #   SLUICE_BIN=                  use this binary instead of building one
 #   PERF=1                       record sluice with `perf record -g` (run 1 of
@@ -41,6 +45,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 FSYNC=${FSYNC:-true}
+FLOOR_FLAGS=${FLOOR_FLAGS--hold}
 PERF=${PERF:-}
 if [[ -n $PERF ]]; then
 	command -v perf >/dev/null || die "PERF=1: perf not found (Debian: linux-perf)"
@@ -153,7 +158,7 @@ run_nowork() {
 run_floor() {
 	local dir=$TMP/floor-$2-$3 port c0 c1 t0 i n=0
 	mkdir -p "$dir"
-	taskset -c "$SERVER_CPU" "$TMP/nowork-fast" -addr 127.0.0.1:0 -durable "$dir/md" 2>"$dir/server.log" &
+	taskset -c "$SERVER_CPU" "$TMP/nowork-fast" -addr 127.0.0.1:0 -durable "$dir/md" $FLOOR_FLAGS 2>"$dir/server.log" &
 	SERVER_PID=$!
 	wait_log "$dir/server.log" '^listening on '
 	port=${LINE##*:}
@@ -309,8 +314,9 @@ echo "no-work is go-smtp v0.25.1 as released; sluice reads DATA with its patched
 echo "and the last column compares with the no-work server built with that same reader"
 echo "targets: both ratios >= target, peak RSS < 40 MiB"
 echo
-echo "the durable floor (nowork -durable, sluice's reader): spool append + sync (body), append + sync (commit),"
-echo "250, then Maildir tmp/ + sync + rename + sync; nothing else (syncs grouped with syncfs, as sluice's)"
+echo "the durable floor (nowork -durable $FLOOR_FLAGS, sluice's reader): spool append + sync (body), append + sync (commit),"
+echo "250, then Maildir tmp/ + sync + rename + sync; nothing else (syncs grouped with syncfs, as sluice's;"
+echo "-hold: deliveries wait while messages arrive, as sluice's burst_hold has them)"
 printf '%-8s %8s %7s %6s %9s %10s %10s %10s\n' size "floor/s" "sust/s" "µs" "/no-work" "sluice/fl" "sust/fl" "cpu/fl"
 printf '%s\n' "${frows[@]}"
 echo "/no-work: floor/s over no-work/s; sluice/fl, sust/fl: sluice's accepted and sustained rates over the floor's;"

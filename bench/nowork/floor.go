@@ -22,24 +22,54 @@ import (
 // new/, sync of the folder. No parsing, no scripts, no queue state, no
 // recovery: its rate is what the disk and the protocol leave for
 // everything sluice does on top.
+//
+// Two options make it the floor of designs sluice could have (floorOptions).
 type floor struct {
 	dir string
+	opt floorOptions
 
 	mu    sync.Mutex // serialises appends to spool
 	spool *os.File
 
-	sync  *groupSync
-	seq   atomic.Uint64
-	work  chan []byte
-	wg    sync.WaitGroup
-	fails atomic.Int64
+	sync      *groupSync
+	spoolSync *groupSync // the spool's syncs: sync, or fdatasync of the spool
+	seq       atomic.Uint64
+	work      chan held
+	wg        sync.WaitGroup
+	fails     atomic.Int64
+	arrived   atomic.Int64 // when the last message was accepted (Unix ns)
 }
+
+// floorOptions are the floor's variants (nowork's -hold and -fdatasync).
+type floorOptions struct {
+	// hold: deliveries wait while messages arrive (one accepted in the
+	// last 20 ms), each at most a second, as sluice's [queue] burst_hold
+	// has them wait; the floor otherwise delivers at once.
+	hold bool
+	// fdatasync: the spool's grouped syncs are fdatasync(2) of the one
+	// spool file instead of syncfs(2) of its file system, which leaves
+	// out the deliveries' writes; sluice keeps one spool file per
+	// session and cannot.
+	fdatasync bool
+}
+
+// held is a message waiting for its delivery.
+type held struct {
+	b   []byte
+	due time.Time // -hold: deliver by then even if messages still arrive
+}
+
+// As sluice's queue (burstIdle, [queue] burst_hold).
+const (
+	holdIdle  = 20 * time.Millisecond
+	holdBound = time.Second
+)
 
 // floorWorkers delivers into the Maildir concurrently, as sluice's queue
 // workers do.
 const floorWorkers = 8
 
-func newFloor(dir string) (*floor, error) {
+func newFloor(dir string, opt floorOptions) (*floor, error) {
 	for _, sub := range []string{"tmp", "new", "cur"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, err
@@ -49,24 +79,48 @@ func newFloor(dir string) (*floor, error) {
 	if err != nil {
 		return nil, err
 	}
-	gs, err := newGroupSync(dir)
+	gs, err := newGroupSync(dir, nil)
 	if err != nil {
 		spool.Close()
 		return nil, err
 	}
-	f := &floor{dir: dir, spool: spool, sync: gs, work: make(chan []byte, 1<<16)}
+	f := &floor{dir: dir, opt: opt, spool: spool, sync: gs, spoolSync: gs, work: make(chan held, 1<<16)}
+	if opt.fdatasync {
+		if f.spoolSync, err = newGroupSync(dir, spool); err != nil {
+			gs.close()
+			spool.Close()
+			return nil, err
+		}
+	}
 	for range floorWorkers {
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
-			for b := range f.work {
-				if err := f.deliver(b); err != nil {
+			for m := range f.work {
+				f.wait(m.due)
+				if err := f.deliver(m.b); err != nil {
 					f.fails.Add(1)
 				}
 			}
 		}()
 	}
 	return f, nil
+}
+
+// wait returns when a held delivery may start: once no message arrived
+// for holdIdle, or at due.
+func (f *floor) wait(due time.Time) {
+	if !f.opt.hold {
+		return
+	}
+	for {
+		now := time.Now()
+		quiet := time.Unix(0, f.arrived.Load()).Add(holdIdle)
+		if !now.Before(quiet) || !now.Before(due) {
+			return
+		}
+		time.Sleep(min(quiet.Sub(now), due.Sub(now)))
+	}
 }
 
 // accept makes the message durable in the spool and hands it to delivery.
@@ -83,7 +137,9 @@ func (f *floor) accept(r io.Reader) error {
 	if err := f.append(commit); err != nil {
 		return err
 	}
-	f.work <- b
+	now := time.Now()
+	f.arrived.Store(now.UnixNano())
+	f.work <- held{b: b, due: now.Add(holdBound)}
 	return nil
 }
 
@@ -98,7 +154,7 @@ func (f *floor) append(b []byte) error {
 	if err != nil {
 		return err
 	}
-	return f.sync.do(f.spool)
+	return f.spoolSync.do(f.spool)
 }
 
 // deliver writes b into new/ through tmp/, with both syncs.
@@ -135,13 +191,18 @@ func (f *floor) close() {
 	close(f.work)
 	f.wg.Wait()
 	f.sync.close()
+	if f.spoolSync != f.sync {
+		f.spoolSync.close()
+	}
 	f.spool.Close()
 }
 
 // groupSync serves the sync requests pending when its goroutine wakes with
-// one sync for all of them, as sluice's spool does (queue/syncer.go).
+// one sync for all of them, as sluice's spool does (queue/syncer.go): a
+// syncfs, or with only set, one fdatasync of that file.
 type groupSync struct {
 	dir  *os.File
+	only *os.File
 	reqs chan syncReq
 	done chan struct{}
 }
@@ -151,12 +212,12 @@ type syncReq struct {
 	err chan error
 }
 
-func newGroupSync(dir string) (*groupSync, error) {
+func newGroupSync(dir string, only *os.File) (*groupSync, error) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	g := &groupSync{dir: d, reqs: make(chan syncReq), done: make(chan struct{})}
+	g := &groupSync{dir: d, only: only, reqs: make(chan syncReq), done: make(chan struct{})}
 	go g.loop()
 	return g, nil
 }
@@ -192,7 +253,12 @@ func (g *groupSync) loop() {
 				break drain
 			}
 		}
-		err := syncBatch(g.dir, batch)
+		var err error
+		if g.only != nil {
+			err = fdatasync(g.only)
+		} else {
+			err = syncBatch(g.dir, batch)
+		}
 		for _, r := range batch {
 			r.err <- err
 		}

@@ -11,3 +11,6 @@ import (
 func syncBatch(dir *os.File, _ []syncReq) error {
 	return unix.Syncfs(int(dir.Fd()))
 }
+
+// fdatasync makes f's data durable, and its size.
+func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }

@@ -4,13 +4,15 @@
 // with the cost of the SMTP protocol alone (go-smtp's reader, the command
 // round trips, the kernel's TCP).
 //
-//	nowork [-addr 127.0.0.1:0] [-lmtp] [-durable DIR]
+//	nowork [-addr 127.0.0.1:0] [-lmtp] [-durable DIR [-hold] [-fdatasync]]
 //
 // With -durable it is the durable floor instead (floor.go): each message
 // is made durable in a spool file before the 250 and then delivered into
 // the Maildir DIR with tmp/, sync, rename and sync — the least a server
 // with sluice's guarantees must do, for bench/load.sh to show what the disk
-// leaves for the rest.
+// leaves for the rest. -hold has its deliveries wait while messages
+// arrive, as sluice's [queue] burst_hold does, and -fdatasync syncs its
+// one spool file instead of the file system (see floorOptions).
 //
 // It prints "listening on HOST:PORT" on stderr once it accepts, and runs
 // until it is interrupted.
@@ -36,7 +38,13 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:2526", "address to listen on (port 0: any free port)")
 	lmtp := flag.Bool("lmtp", false, "speak LMTP instead of SMTP")
 	durable := flag.String("durable", "", "be the durable floor: spool and Maildir under `DIR`")
+	var opt floorOptions
+	flag.BoolVar(&opt.hold, "hold", false, "durable floor: deliveries wait while messages arrive (at most 1s)")
+	flag.BoolVar(&opt.fdatasync, "fdatasync", false, "durable floor: sync the spool file with fdatasync, not the file system with syncfs")
 	flag.Parse()
+	if *durable == "" && (opt.hold || opt.fdatasync) {
+		log.Fatal("-hold and -fdatasync need -durable")
+	}
 
 	var fl *floor
 	if *durable != "" {
@@ -47,7 +55,7 @@ func main() {
 			runtime.GOMAXPROCS(2)
 		}
 		var err error
-		if fl, err = newFloor(*durable); err != nil {
+		if fl, err = newFloor(*durable, opt); err != nil {
 			log.Fatal(err)
 		}
 	}
