@@ -52,41 +52,95 @@ func (q *Queue) Receive(ctx context.Context, env Envelope, r io.Reader) (*Pendin
 // page cache, just written), into a slice of its exact size. Kept copies
 // cost memory while they build up, in every session at once: with a cap of
 // 1 MiB, 20 sessions of 100 KiB messages held ~3 MiB of chunks besides the
-// messages themselves, and peak RSS was 38-39 MiB against 32-34 with
-// this cap (bench/load.sh-style runs, two Ps), at the same rate.
-const maxCapture = 64 << 10
+// messages themselves, and peak RSS was 38-39 MiB against 32-34 with a
+// cap of 64 KiB (bench/load.sh-style runs, two Ps), at the same rate. The
+// cap is 128 KiB since the buffer is also the one DirSpool writes the
+// record from (capture.fill), in place of a 64 KiB buffer of its own: a
+// 100 KiB message is no longer read back.
+const maxCapture = 128 << 10
+
+// capHead is the room a capture keeps in front of the message in its
+// buffer, for the header and ID of DirSpool's body record: a message that
+// fits goes to the segment in one write. The buffer has a byte more than
+// that and maxCapture, so that fill can see the end of a message of
+// exactly maxCapture bytes.
+const (
+	capHead = recHeader + idLen
+	capSize = capHead + maxCapture + 1
+)
 
 // capture reads r and keeps a copy of what it read, up to maxCapture bytes,
 // in a pooled buffer, and hands it out in a slice of its exact size:
 // growing one slice instead allocated about twice the message, and copied
-// it again at each step.
+// it again at each step. DirSpool fills the buffer itself (fill) and
+// writes the record from it.
 type capture struct {
 	r    io.Reader
-	buf  *[maxCapture]byte // from capturePool at the first byte; nil once over
-	n    int               // bytes kept
-	over bool              // more than maxCapture bytes: nothing kept
+	buf  *[capSize]byte // from capturePool at the first byte; nil once over
+	n    int            // bytes kept, at buf[capHead:]
+	over bool           // more than maxCapture bytes: nothing kept
 	eof  bool
+	out  []byte // the copy, once settle made it
 }
 
-var capturePool = sync.Pool{New: func() any { return new([maxCapture]byte) }}
+var capturePool = sync.Pool{New: func() any { return new([capSize]byte) }}
 
 func (c *capture) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if n > 0 && !c.over {
 		if c.n+n > maxCapture {
-			c.over = true
-			c.release()
+			c.drop()
 		} else {
 			if c.buf == nil {
-				c.buf = capturePool.Get().(*[maxCapture]byte)
+				c.buf = capturePool.Get().(*[capSize]byte)
 			}
-			c.n += copy(c.buf[c.n:], p[:n])
+			c.n += copy(c.buf[capHead+c.n:], p[:n])
 		}
 	}
 	if err == io.EOF {
 		c.eof = true
 	}
 	return n, err
+}
+
+// fill reads r into the buffer, behind capHead free bytes, until its end
+// or until the buffer is full. It returns the buffer up to the last byte
+// read (capHead bytes and the message's first c.n) and whether that is
+// the whole message. When it is not, the caller writes those bytes, calls
+// drop and reads the rest through c. An error (ctx's, or the reader's)
+// comes with the bytes read before it.
+func (c *capture) fill(ctx context.Context) (rec []byte, whole bool, err error) {
+	if c.buf == nil {
+		c.buf = capturePool.Get().(*[capSize]byte)
+	}
+	for c.n <= maxCapture {
+		if err := ctx.Err(); err != nil {
+			return c.buf[:capHead+c.n], false, err
+		}
+		nr, rerr := c.r.Read(c.buf[capHead+c.n:])
+		c.n += nr
+		if rerr == io.EOF {
+			c.eof = true
+			return c.buf[:capHead+c.n], true, nil
+		}
+		if rerr != nil {
+			return c.buf[:capHead+c.n], false, rerr
+		}
+	}
+	return c.buf[:capHead+c.n], false, nil // larger than maxCapture
+}
+
+// settle makes the copy of a message fill read whole, and gives the
+// buffer back: DirSpool calls it once the record is written, so that a
+// session waiting for the record's sync holds only the message.
+func (c *capture) settle() {
+	c.out = c.bytes()
+}
+
+// drop gives up the copy: the message is larger than maxCapture.
+func (c *capture) drop() {
+	c.over = true
+	c.release()
 }
 
 // release gives the buffer back to the pool.
@@ -101,12 +155,17 @@ func (c *capture) release() {
 // to its end). It is called once: the buffer goes back to the pool.
 func (c *capture) bytes() []byte {
 	defer c.release()
+	if c.out != nil {
+		out := c.out
+		c.out = nil
+		return out
+	}
 	if c.over || !c.eof {
 		return nil
 	}
 	out := make([]byte, c.n)
 	if c.buf != nil {
-		copy(out, c.buf[:c.n])
+		copy(out, c.buf[capHead:capHead+c.n])
 	}
 	return out
 }

@@ -3,7 +3,9 @@ package queue
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +131,70 @@ func TestCaptureCopies(t *testing.T) {
 			if !bytes.Equal(kept, msg) || kept == nil {
 				t.Fatalf("size %d, reads of %d: kept %d bytes (nil %v), not the %d read", size, chunk, len(kept), kept == nil, size)
 			}
+		}
+	}
+}
+
+// TestReceiveRecords: what Receive writes into a segment (in one call up
+// to maxCapture, streamed past it) reads back whole after a reopen, for
+// sizes around the cap and in odd read sizes; a transfer cut short leaves
+// nothing behind, and the segment still takes the next message.
+func TestReceiveRecords(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "queue")
+	s := openDir(t, dir, DirOptions{})
+	q := openQueue(t, s, nil, Options{})
+	want := map[string][]byte{}
+	receive := func(r io.Reader) (*Pending, error) {
+		t.Helper()
+		return q.Receive(t.Context(), testEnv, r)
+	}
+	for i, size := range []int{0, 1, 4 << 10, maxCapture - 1, maxCapture, maxCapture + 1, 3*maxCapture + 17} {
+		body := make([]byte, size)
+		for j := range body {
+			body[j] = byte(j*31 + j>>11 + i)
+		}
+		chunk := []int{1, 4 << 10, 1000, 64 << 10}[i%4]
+		r := bytes.NewReader(body)
+		p, err := receive(readerFunc(func(b []byte) (int, error) { return r.Read(b[:min(len(b), chunk)]) }))
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if got, err := p.Bytes(); err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("size %d: Bytes = %d bytes, %v", size, len(got), err)
+		}
+		if err := p.Commit(t.Context(), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		want[p.ID()] = body
+		// A transfer cut short after some bytes, before and past the cap.
+		cut := []int{100, maxCapture + 100}[i%2]
+		left := cut
+		broken := readerFunc(func(b []byte) (int, error) {
+			if left == 0 {
+				return 0, errors.New("connection reset")
+			}
+			n := min(len(b), left)
+			clear(b[:n])
+			left -= n
+			return n, nil
+		})
+		if p, err := receive(broken); err == nil || !strings.Contains(err.Error(), "connection reset") {
+			t.Fatalf("cut after %d bytes: Receive = %v, %v; want the read error", cut, p, err)
+		}
+	}
+	if err := q.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s2 := openDir(t, dir, DirOptions{})
+	ids, err := s2.List()
+	if err != nil || len(ids) != len(want) {
+		t.Fatalf("List after reopen = %d messages, %v; want %d", len(ids), err, len(want))
+	}
+	for _, id := range ids {
+		if got := bodyOf(t, s2, id); got != string(want[id]) {
+			t.Errorf("%s: body of %d bytes, want %d", id, len(got), len(want[id]))
 		}
 	}
 }

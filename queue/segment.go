@@ -39,15 +39,18 @@ import (
 //	24 the ID, then the data
 //
 // A writer holds a segment alone from its body's first byte to its state
-// record (a lease): the two records are adjacent, and the body is streamed
-// with its header written last, so a crash in the middle leaves a header
-// of zeros where the scan of the segment stops. Both records are synced
-// before CommitState returns, the body before the state is written, so a
-// state record whose CRC holds proves its body complete. At open, every
-// segment is read header by header (bodies are skipped, not read), a
-// message counts when its body is live and followed by a valid state
-// record, and the segments found become read-only: new records go to new
-// segments.
+// record (a lease): the two records are adjacent. A body that fits
+// Receive's buffer is written with its header in one call; a larger one is
+// streamed with its header written last. Either way nothing is trusted
+// before the state record: a crash before the body's sync may leave a
+// header of zeros, or a header whose body is incomplete and followed by
+// no state record, and the scan stops there or skips it. Both records are
+// synced before CommitState returns, the body before the state is
+// written, so a state record whose CRC holds proves its body complete. At
+// open, every segment is read header by header (bodies are skipped, not
+// read), a message counts when its body is live and followed by a valid
+// state record, and the segments found become read-only: new records go
+// to new segments.
 //
 // Delivery records are kept beside the segment, in ID.log. A message whose
 // state is saved again (SaveState: after a retry) moves out of its segment
@@ -275,20 +278,55 @@ func (s *DirSpool) writeBody(ctx context.Context, it *Item, body io.Reader) (*se
 }
 
 // streamRecord writes a body record at g.end: the header's place and the
-// ID, the bytes of body, then the header. It returns the bytes of body
-// written. A read error (or ctx's) is returned as is, a write error as
-// ErrSpool.
+// ID, the bytes of body, then the header; or, when body is Receive's
+// capture and the message fits in its buffer, the whole record in one
+// write. It returns the bytes of body written. A read error (or ctx's) is
+// returned as is, a write error as ErrSpool.
 func (s *DirSpool) streamRecord(ctx context.Context, g *segment, id string, body io.Reader) (int64, error) {
+	start := g.end
+	at := start
+	var n int64
+	c, captured := body.(*capture)
+	if captured {
+		// Receive's capture: the message read into its buffer, behind
+		// room for the header and ID, and written in one call if it fits.
+		rec, whole, rerr := c.fill(ctx)
+		n = int64(len(rec) - capHead)
+		if whole {
+			putHeader(rec, kindBody, false, idLen, n, 0)
+		} else {
+			clear(rec[:recHeader])
+		}
+		copy(rec[recHeader:capHead], id)
+		werr := s.check("write")
+		if werr == nil {
+			_, werr = g.f.WriteAt(rec, at)
+		}
+		if whole && werr == nil {
+			c.settle()
+			return n, nil
+		}
+		c.drop() // failed, or larger than the buffer: the rest is streamed
+		switch {
+		case werr != nil:
+			return n, fmt.Errorf("%w: %w", ErrSpool, werr)
+		case rerr != nil && ctx.Err() != nil && errors.Is(rerr, ctx.Err()):
+			return n, fmt.Errorf("queue: create %s: %w", id, rerr)
+		case rerr != nil:
+			return n, fmt.Errorf("queue: reading message: %w", rerr)
+		}
+		at += int64(len(rec))
+	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	start := g.end
-	pre := recHeader + idLen
-	clear(buf[:recHeader])
-	copy(buf[recHeader:pre], id)
-	fill := pre // bytes in buf to write
-	at := start
-	var n int64
+	fill := 0 // bytes in buf to write
+	if !captured {
+		pre := recHeader + idLen
+		clear(buf[:recHeader])
+		copy(buf[recHeader:pre], id)
+		fill = pre
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return n, fmt.Errorf("queue: create %s: %w", id, err)
