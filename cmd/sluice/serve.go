@@ -257,10 +257,9 @@ func (s *server) stop(ctx context.Context) error {
 	if s.watch != nil {
 		s.watch.close()
 	}
-	s.rules.kept.Range(func(id, _ any) bool {
-		s.unkeep(id.(string))
-		return true
-	})
+	for _, id := range s.rules.kept.ids() {
+		s.unkeep(id)
+	}
 	if e := s.eng.Load(); e != nil {
 		e.Close()
 	}
