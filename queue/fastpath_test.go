@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -449,5 +451,43 @@ func TestSyncFiles(t *testing.T) {
 				t.Errorf("SyncFiles after Close = %v, want ErrClosed", err)
 			}
 		})
+	}
+}
+
+// TestBacklogPastCache: past maxCached waiting messages, the queue keeps
+// only their schedule in memory and loads each for its first attempt; every
+// message is still handled once, with what was accepted.
+func TestBacklogPastCache(t *testing.T) {
+	s := &callSpool{DirSpool: openDir(t, filepath.Join(t.TempDir(), "queue"), DirOptions{Sync: SyncNone})}
+	var mu sync.Mutex
+	got := map[string]string{} // id → vars seen by its attempt
+	q := openQueue(t, s, HandlerFunc(func(ctx context.Context, it *Item) Outcome {
+		mu.Lock()
+		got[it.ID] += string(it.Vars)
+		mu.Unlock()
+		return Done()
+	}), Options{})
+	const extra = 20
+	want := map[string]string{}
+	for i := range maxCached + extra {
+		vars := fmt.Sprintf(`{"n":%d}`, i)
+		id, err := q.Accept(t.Context(), testEnv, []byte(vars), strings.NewReader(testBody))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = vars
+	}
+	if err := q.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close(context.Background()) })
+	waitGone(t, q)
+	mu.Lock()
+	defer mu.Unlock()
+	if !maps.Equal(got, want) {
+		t.Errorf("handled %d messages, want %d, each once with its vars", len(got), len(want))
+	}
+	if n := s.count("Load"); n != extra {
+		t.Errorf("%d first attempts loaded their message, want %d (those past maxCached)", n, extra)
 	}
 }

@@ -171,8 +171,13 @@ func Open(spool Spool, h Handler, opt Options) (*Queue, error) {
 }
 
 // maxCached caps the items kept in memory for their first attempt (see
-// entry.item), so that a large backlog costs no more memory than a few MiB.
-const maxCached = 4096
+// entry.item); past it a waiting message costs only its entry, and its
+// first attempt loads it. An item with its envelope and vars is ~1.5 KB:
+// at 4096, the backlog of a 4000-message burst at 20 sessions (~3000
+// waiting) held ~5 MB of them, and peak RSS was 36–38 MiB against 31–32
+// at 512, with the same accepted and sustained rates (bench/README,
+// 2026-11-26, fifth session).
+const maxCached = 512
 
 // add puts a new entry in the schedule, keeping it (as the spool has it
 // now) for the first attempt. The queue owns it from now on. q.mu must not
