@@ -448,6 +448,9 @@ func TestRepeatedDeliveryKeepsOneCopy(t *testing.T) {
 	r, sp, ds := newDurableRig(t, map[string]int{"Remove": 1, "RemoveDone": 1, "Record": 1})
 	r.send(t, "a@example.org", []string{"bob@local.test"}, "", msg)
 	waitFor(t, "the first attempt's removal", func() bool { return sp.count("Remove")+sp.count("RemoveDone") >= 1 })
+	// The failed removal is noted before the attempt ends: Flush finds
+	// the message only once it waits again.
+	waitFor(t, "the first attempt's end", func() bool { st := r.q.Stats(); return st.Running == 0 && st.Queued == 1 })
 	if n := r.q.Flush(); n != 1 {
 		t.Fatalf("Flush made %d messages due, want the one whose removal failed", n)
 	}
