@@ -306,16 +306,18 @@ func (s *server) reload(why string, start time.Time) (reloadStatus, error) {
 		st.Warnings = append(st.Warnings, w.String())
 		s.log.Warn("script warning", "warning", w.String())
 	}
+	// Logged before the status shows the generation, so that whoever
+	// sees it there finds these lines written.
+	s.log.Info("rules reloaded", "trigger", why, "version", eng.Version(), "took", took)
+	for _, r := range restart {
+		s.log.Warn("changed setting needs a restart; the old value stays in force", "setting", r)
+	}
 	s.rules.mu.Lock()
 	s.rules.status, s.rules.cfg = st, c
 	s.rules.mu.Unlock()
 	old.Close()
 	if s.watch != nil {
 		s.watch.kick()
-	}
-	s.log.Info("rules reloaded", "trigger", why, "version", eng.Version(), "took", took)
-	for _, r := range restart {
-		s.log.Warn("changed setting needs a restart; the old value stays in force", "setting", r)
 	}
 	return st, nil
 }

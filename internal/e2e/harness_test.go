@@ -183,6 +183,20 @@ func (s *Server) Maildir(addr, folder string) []string {
 	return files
 }
 
+// WaitLog waits until the server's log holds substr: what the server
+// wrote reaches the log through a pipe, a moment after it wrote it.
+func (s *Server) WaitLog(substr string, timeout time.Duration) bool {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(s.Log(), substr) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
 // WaitMaildir waits until addr's folder holds at least n messages.
 func (s *Server) WaitMaildir(addr, folder string, n int, timeout time.Duration) []string {
 	s.t.Helper()

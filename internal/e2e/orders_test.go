@@ -296,7 +296,7 @@ func TestOrdersOutage(t *testing.T) {
 	// The queue holds them, each tried and failed at least once.
 	list := waitHeld(t, s, n)
 	t.Logf("while the database was down:\n%s", lastLines(list, 4))
-	if !strings.Contains(s.Log(), "connection refused") {
+	if !s.WaitLog("connection refused", 5*time.Second) {
 		t.Errorf("the log shows no refused connection to the database:\n%s", grepLines(s.Log(), "stage failed"))
 	}
 	if got := countRows(db, "SELECT count(*) FROM orders"); got != 1 {
@@ -371,7 +371,7 @@ func TestOrdersDatabaseDownAtStart(t *testing.T) {
 	proxy.Stop() // an address that refuses connections, for now
 	t.Cleanup(proxy.Stop)
 	s := startOrders(t, proxy.addr, name)
-	if !strings.Contains(s.Log(), "database unreachable at start") {
+	if !s.WaitLog("database unreachable at start", 5*time.Second) {
 		t.Errorf("no warning about the database at start:\n%s", s.Log())
 	}
 	const n = 5
@@ -383,12 +383,8 @@ func TestOrdersDatabaseDownAtStart(t *testing.T) {
 	waitHeld(t, s, n)
 
 	proxy.Start(t)
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(s.Log(), "database back; init done") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the schema was not run once the database was back:\n%s", lastLines(s.Log(), 20))
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !s.WaitLog("database back; init done", 30*time.Second) {
+		t.Fatalf("the schema was not run once the database was back:\n%s", lastLines(s.Log(), 20))
 	}
 	if out, err := s.Sluice("queue", "flush"); err != nil {
 		t.Fatalf("queue flush: %v\n%s", err, out)

@@ -348,7 +348,7 @@ func TestReloadBroken(t *testing.T) {
 	if st := cc.rules(t); !slices.Contains(st.Restart, "server.hostname: mx.test → mx2.test") {
 		t.Errorf("a changed server.hostname is not reported as needing a restart: %+v", st)
 	}
-	if !strings.Contains(s.Log(), "changed setting needs a restart") {
+	if !s.WaitLog("changed setting needs a restart", 5*time.Second) {
 		t.Errorf("no warning in the log about the setting that needs a restart")
 	}
 }
