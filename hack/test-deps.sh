@@ -3,7 +3,8 @@
 # a Go toolchain as new as go.mod asks (checked, not installed), and the real
 # SMTP clients the end-to-end tests drive (swaks, postfix's smtp-source)
 # with the real filters (ClamAV, SpamAssassin) through
-# ../shared/tools/install-filters.sh, which works offline.
+# ../shared/tools/install-filters.sh, which works offline; and Dovecot's
+# doveadm, a real Maildir reader for mailstore's interop test.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,11 @@ if [ "$(id -u)" = 0 ] && [ -x "$installer" ]; then
 		echo "test-deps: swaks, smtp-source, ClamAV, SpamAssassin, rspamd installed; daemons running"
 	fi
 	command -v python3 >/dev/null 2>&1 || apt-get install -y --no-install-recommends python3
+	# Dovecot's doveadm reads the Maildir in mailstore's interop test.
+	if ! command -v doveadm >/dev/null 2>&1; then
+		apt-get install -y --no-install-recommends dovecot-core >>/tmp/sluice-test-deps.log 2>&1 ||
+			echo "test-deps: warning: could not install dovecot-core; the Dovecot test will skip" >&2
+	fi
 else
 	echo "test-deps: not root or no $installer: not installing the filters and clients; the tests that need them will skip" >&2
 fi
