@@ -1306,7 +1306,11 @@ func (c *Conn) writeResponse(code int, enhCode EnhancedCode, text ...string) {
 
 	lastLineIndex := len(text) - 1
 	for i := 0; i < lastLineIndex; i++ {
-		c.text.PrintfLine("%d-%v", code, text[i])
+		// sluice: the lines before the last are buffered, not flushed one
+		// by one: the reply leaves in one write (one TCP segment), where
+		// each line was a write and a wake-up of the client of its own (8
+		// for sluice's EHLO reply).
+		fmt.Fprintf(c.text.W, "%d-%v\r\n", code, text[i])
 	}
 	if enhCode == NoEnhancedCode {
 		c.text.PrintfLine("%d %v", code, text[lastLineIndex])

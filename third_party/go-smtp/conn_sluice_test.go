@@ -1,0 +1,118 @@
+package smtp
+
+// sluice: a reply of several lines leaves in one write.
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type nopBackend struct{}
+
+func (nopBackend) NewSession(*Conn) (Session, error) { return nopSession{}, nil }
+
+type nopSession struct{}
+
+func (nopSession) Mail(string, *MailOptions) error { return nil }
+func (nopSession) Rcpt(string, *RcptOptions) error { return nil }
+func (nopSession) Data(io.Reader) error            { return nil }
+func (nopSession) Reset()                          {}
+func (nopSession) Logout() error                   { return nil }
+
+// writeLog records every Write of the connections its listener accepts.
+type writeLog struct {
+	net.Listener
+	mu     sync.Mutex
+	writes []string
+}
+
+func (l *writeLog) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &loggedConn{Conn: c, log: l}, nil
+}
+
+func (l *writeLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.writes...)
+}
+
+type loggedConn struct {
+	net.Conn
+	log *writeLog
+}
+
+func (c *loggedConn) Write(b []byte) (int, error) {
+	c.log.mu.Lock()
+	c.log.writes = append(c.log.writes, string(b))
+	c.log.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+func TestMultilineReplyOneWrite(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wl := &writeLog{Listener: l}
+	s := NewServer(nopBackend{})
+	s.Domain = "localhost"
+	s.EnableSMTPUTF8 = true
+	s.MaxMessageBytes = 1 << 20
+	s.MaxRecipients = 50
+	go s.Serve(wl)
+	defer s.Close()
+
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	// reply reads one reply, every line of it.
+	reply := func() string {
+		var b strings.Builder
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading a reply: %v (so far %q)", err, b.String())
+			}
+			b.WriteString(line)
+			if len(line) < 4 || line[3] != '-' {
+				return b.String()
+			}
+		}
+	}
+	greeting := reply()
+	io.WriteString(c, "EHLO client.test\r\n")
+	ehlo := reply()
+	io.WriteString(c, "NOOP\r\n")
+	noop := reply()
+
+	if n := strings.Count(ehlo, "\r\n"); n < 5 {
+		t.Fatalf("EHLO reply has %d lines, want several:\n%s", n, ehlo)
+	}
+	for _, want := range []string{"250-Hello client.test\r\n", "250-SMTPUTF8\r\n", "250-SIZE 1048576\r\n", "250 LIMITS RCPTMAX=50\r\n"} {
+		if !strings.Contains(ehlo, want) {
+			t.Errorf("EHLO reply lacks %q:\n%s", want, ehlo)
+		}
+	}
+	got := wl.all()
+	want := []string{greeting, ehlo, noop}
+	if len(got) != len(want) {
+		t.Fatalf("the server made %d writes, want one a reply (%d):\n%q", len(got), len(want), got)
+	}
+	for i := range want {
+		if !bytes.Equal([]byte(got[i]), []byte(want[i])) {
+			t.Errorf("write %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
