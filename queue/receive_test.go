@@ -148,7 +148,8 @@ func TestReceiveRecords(t *testing.T) {
 		t.Helper()
 		return q.Receive(t.Context(), testEnv, r)
 	}
-	for i, size := range []int{0, 1, 4 << 10, maxCapture - 1, maxCapture, maxCapture + 1, 3*maxCapture + 17} {
+	small := capSmall - capHead // what the small buffer holds
+	for i, size := range []int{0, 1, 4 << 10, small - 1, small, small + 1, maxCapture - 1, maxCapture, maxCapture + 1, 3*maxCapture + 17} {
 		body := make([]byte, size)
 		for j := range body {
 			body[j] = byte(j*31 + j>>11 + i)
@@ -195,6 +196,39 @@ func TestReceiveRecords(t *testing.T) {
 	for _, id := range ids {
 		if got := bodyOf(t, s2, id); got != string(want[id]) {
 			t.Errorf("%s: body of %d bytes, want %d", id, len(got), len(want[id]))
+		}
+	}
+}
+
+// TestCaptureRead checks the copy capture keeps when it is read as a
+// reader (spools other than DirSpool): the message itself up to
+// maxCapture, across the move from the small buffer to the large one,
+// and nothing past it.
+func TestCaptureRead(t *testing.T) {
+	small := capSmall - capHead
+	for i, size := range []int{1, small - 1, small, small + 1, 3 * small, maxCapture, maxCapture + 1} {
+		body := make([]byte, size)
+		for j := range body {
+			body[j] = byte(j*7 + i)
+		}
+		chunk := []int{1000, small, 4 << 10, small + 3}[i%4]
+		r := bytes.NewReader(body)
+		c := &capture{r: readerFunc(func(b []byte) (int, error) { return r.Read(b[:min(len(b), chunk)]) })}
+		if n, err := io.Copy(io.Discard, c); err != nil || n != int64(size) {
+			t.Fatalf("size %d: read %d bytes, %v", size, n, err)
+		}
+		got := c.bytes()
+		if size > maxCapture {
+			if got != nil {
+				t.Errorf("size %d: kept %d bytes, want none past maxCapture", size, len(got))
+			}
+			continue
+		}
+		if !bytes.Equal(got, body) {
+			t.Errorf("size %d (reads of %d): kept %d bytes that differ from the message", size, chunk, len(got))
+		}
+		if c.buf != nil {
+			t.Errorf("size %d: the buffer was not given back", size)
 		}
 	}
 }
