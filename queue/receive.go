@@ -73,9 +73,9 @@ const maxCapture = 128 << 10
 // profile during a 4 KiB burst), and at serverGCPercent garbage builds up
 // to 1.5 times that more between collections. With the small buffer first,
 // peak RSS under bench/load.sh-style runs (one core, 20 sessions, 4 KiB)
-// went from 30.9–32.6 to 27.8–29.4 MiB at 4,000 messages and from
-// 41.6–43.2 to 37.3 MiB at 20,000; 100 KiB messages, which copy their
-// first 16 KiB once, from 35.8–39.1 to 34.4–36.9 MiB. The garbage
+// went from 30.1–31.9 to 27.2–28.7 MiB at 4,000 messages and from
+// 40.1–41.5 to 36.4–37.6 MiB at 20,000; 100 KiB messages, which copy their
+// first 16 KiB once, from 35.0–38.2 to 33.6–36.0 MiB. The garbage
 // collector ran 38 times instead of 31 in a 4,000-message run, about
 // 4 µs a message, within the noise of the rates.
 const (
