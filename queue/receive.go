@@ -80,7 +80,7 @@ const maxCapture = 128 << 10
 // 4 µs a message, within the noise of the rates.
 const (
 	capHead  = recHeader + idLen
-	capSmall = capHead + 16<<10
+	capSmall = capHead + 16<<10 + 1 // the byte: see the end of a 16 KiB message without moving
 	capSize  = capHead + maxCapture + 1
 )
 
@@ -103,9 +103,10 @@ var (
 	capturePool  = sync.Pool{New: func() any { b := make([]byte, capSize); return &b }}
 )
 
-// room makes room for k more bytes in the buffer (k <= maxCapture-c.n):
-// it takes the small buffer at the first byte, and the large one, with
-// what was kept, once the small one cannot hold them.
+// room makes room for k more bytes in the buffer (k <= maxCapture+1-c.n,
+// which the large buffer always has): it takes the small buffer at the
+// first byte, and the large one, with what was kept, once the small one
+// cannot hold them.
 func (c *capture) room(k int) {
 	if c.buf == nil {
 		if capHead+k <= capSmall {

@@ -148,7 +148,7 @@ func TestReceiveRecords(t *testing.T) {
 		t.Helper()
 		return q.Receive(t.Context(), testEnv, r)
 	}
-	small := capSmall - capHead // what the small buffer holds
+	small := capSmall - capHead - 1 // the longest message the small buffer holds whole
 	for i, size := range []int{0, 1, 4 << 10, small - 1, small, small + 1, maxCapture - 1, maxCapture, maxCapture + 1, 3*maxCapture + 17} {
 		body := make([]byte, size)
 		for j := range body {
@@ -202,33 +202,56 @@ func TestReceiveRecords(t *testing.T) {
 
 // TestCaptureRead checks the copy capture keeps when it is read as a
 // reader (spools other than DirSpool): the message itself up to
-// maxCapture, across the move from the small buffer to the large one,
-// and nothing past it.
+// maxCapture, in the small buffer while it fits and across the move to the
+// large one, and nothing past it.
 func TestCaptureRead(t *testing.T) {
-	small := capSmall - capHead
-	for i, size := range []int{1, small - 1, small, small + 1, 3 * small, maxCapture, maxCapture + 1} {
+	small := capSmall - capHead - 1 // the longest message the small buffer holds whole
+	for i, size := range []int{1, small - 1, small, small + 1, 3 * small, maxCapture, maxCapture + 1, 2 * small} {
 		body := make([]byte, size)
 		for j := range body {
 			body[j] = byte(j*7 + i)
 		}
+		// Reads of these sizes at most; a first read of more than the
+		// small buffer holds takes the large one at once.
 		chunk := []int{1000, small, 4 << 10, small + 3}[i%4]
 		r := bytes.NewReader(body)
 		c := &capture{r: readerFunc(func(b []byte) (int, error) { return r.Read(b[:min(len(b), chunk)]) })}
-		if n, err := io.Copy(io.Discard, c); err != nil || n != int64(size) {
-			t.Fatalf("size %d: read %d bytes, %v", size, n, err)
+		buf := make([]byte, 64<<10)
+		n := 0
+		for {
+			k, err := c.Read(buf)
+			n += k
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("size %d: read: %v", size, err)
+			}
 		}
-		got := c.bytes()
+		if n != size {
+			t.Fatalf("size %d: read %d bytes", size, n)
+		}
 		if size > maxCapture {
-			if got != nil {
-				t.Errorf("size %d: kept %d bytes, want none past maxCapture", size, len(got))
+			if c.buf != nil || c.bytes() != nil {
+				t.Errorf("size %d: kept a copy past maxCapture", size)
 			}
 			continue
 		}
-		if !bytes.Equal(got, body) {
-			t.Errorf("size %d (reads of %d): kept %d bytes that differ from the message", size, chunk, len(got))
+		// Read keeps what it was given, so the small buffer's spare byte
+		// holds a message too.
+		wantLen := capSmall
+		if size > capSmall-capHead {
+			wantLen = capSize
 		}
-		if c.buf != nil {
-			t.Errorf("size %d: the buffer was not given back", size)
+		if c.buf == nil || len(*c.buf) != wantLen {
+			got := 0
+			if c.buf != nil {
+				got = len(*c.buf)
+			}
+			t.Errorf("size %d (reads of %d): a buffer of %d bytes, want %d", size, chunk, got, wantLen)
+		}
+		if got := c.bytes(); !bytes.Equal(got, body) {
+			t.Errorf("size %d (reads of %d): kept %d bytes that differ from the message", size, chunk, len(got))
 		}
 	}
 }
