@@ -34,7 +34,8 @@ if [ "$(id -u)" = 0 ] && [ -x "$installer" ]; then
 	command -v python3 >/dev/null 2>&1 || apt-get install -y --no-install-recommends python3
 	# Dovecot's doveadm reads the Maildir in mailstore's interop test.
 	if ! command -v doveadm >/dev/null 2>&1; then
-		apt-get install -y --no-install-recommends dovecot-core >>/tmp/sluice-test-deps.log 2>&1 ||
+		{ apt-get install -y --no-install-recommends dovecot-core ||
+			{ apt-get update && apt-get install -y --no-install-recommends dovecot-core; }; } >>/tmp/sluice-test-deps.log 2>&1 ||
 			echo "test-deps: warning: could not install dovecot-core; the Dovecot test will skip" >&2
 	fi
 else

@@ -133,17 +133,19 @@ func TestDovecotReads(t *testing.T) {
 		args = append(args, "-f", "tab", "fetch", "mailbox flags hdr.subject", "all")
 		cmd := exec.CommandContext(t.Context(), doveadm, args...)
 		cmd.Env = append(os.Environ(), "HOME="+home, "USER="+name)
-		out, err := cmd.CombinedOutput()
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			tried = append(tried, fmt.Sprintf("doveadm %s: %v: %s", strings.Join(args, " "), err, out))
+			tried = append(tried, fmt.Sprintf("doveadm %s: %v: %s", strings.Join(args, " "), err, stderr.String()))
 			continue
 		}
 		// A header line, then "INBOX\t\\Seen\tRead already" and so on.
 		got := map[string][]string{}
 		seen := map[string]bool{}
-		for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			f := strings.Split(strings.TrimRight(line, "\r"), "\t")
-			if i == 0 || len(f) != 3 {
+		for line := range strings.Lines(string(out)) {
+			f := strings.Split(strings.TrimRight(line, "\r\n"), "\t")
+			if len(f) != 3 || f[0] == "mailbox" { // the header line
 				continue
 			}
 			got[f[0]] = append(got[f[0]], f[2])
@@ -179,9 +181,18 @@ func giveToNobody(t *testing.T, root, home string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for d := filepath.Dir(top); d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()+string(filepath.Separator)); d = filepath.Dir(d) {
+		tmp := filepath.Clean(os.TempDir())
+		for d := filepath.Dir(top); d != filepath.Dir(d) && strings.HasPrefix(d, tmp+string(filepath.Separator)); d = filepath.Dir(d) {
 			if err := os.Chmod(d, 0o755); err != nil {
 				t.Fatal(err)
+			}
+		}
+		for d := tmp; ; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err != nil || fi.Mode().Perm()&0o001 == 0 {
+				t.Skipf("nobody cannot pass %s, above the temporary folder: skipping the check with Dovecot", d)
+			}
+			if d == filepath.Dir(d) {
+				break
 			}
 		}
 	}
