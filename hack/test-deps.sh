@@ -4,7 +4,8 @@
 # SMTP clients the end-to-end tests drive (swaks, postfix's smtp-source)
 # with the real filters (ClamAV, SpamAssassin) through
 # ../shared/tools/install-filters.sh, which works offline; and Dovecot's
-# doveadm, a real Maildir reader for mailstore's interop test.
+# doveadm and mutt (in tmux), real Maildir readers for mailstore's interop
+# tests.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -32,11 +33,17 @@ if [ "$(id -u)" = 0 ] && [ -x "$installer" ]; then
 		echo "test-deps: swaks, smtp-source, ClamAV, SpamAssassin, rspamd installed; daemons running"
 	fi
 	command -v python3 >/dev/null 2>&1 || apt-get install -y --no-install-recommends python3
-	# Dovecot's doveadm reads the Maildir in mailstore's interop test.
-	if ! command -v doveadm >/dev/null 2>&1; then
-		{ apt-get install -y --no-install-recommends dovecot-core ||
-			{ apt-get update && apt-get install -y --no-install-recommends dovecot-core; }; } >>/tmp/sluice-test-deps.log 2>&1 ||
-			echo "test-deps: warning: could not install dovecot-core; the Dovecot test will skip" >&2
+	# Real Maildir readers for mailstore's interop tests: Dovecot's doveadm,
+	# and mutt, which needs a terminal (tmux).
+	readers=""
+	command -v doveadm >/dev/null 2>&1 || readers="$readers dovecot-core"
+	command -v mutt >/dev/null 2>&1 || readers="$readers mutt"
+	command -v tmux >/dev/null 2>&1 || readers="$readers tmux"
+	if [ -n "$readers" ]; then
+		# shellcheck disable=SC2086 # one word a package
+		{ apt-get install -y --no-install-recommends $readers ||
+			{ apt-get update && apt-get install -y --no-install-recommends $readers; }; } >>/tmp/sluice-test-deps.log 2>&1 ||
+			echo "test-deps: warning: could not install$readers; the tests with Dovecot and mutt will skip" >&2
 	fi
 else
 	echo "test-deps: not root or no $installer: not installing the filters and clients; the tests that need them will skip" >&2

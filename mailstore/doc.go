@@ -15,9 +15,8 @@
 // stored as UTF-8, unchanged, not in IMAP's modified UTF-7: ASCII names are
 // the same either way, and Dovecot shows non-ASCII names correctly when its
 // mail location carries the UTF-8 option (maildir:~/Maildir:UTF-8). Python's
-// mailbox.Maildir and Dovecot (doveadm) read the store as it is, every
-// folder's messages and the flags of cur/ (interop_test.go); mutt reads the
-// same layout.
+// mailbox.Maildir, Dovecot (doveadm) and mutt read the store as it is,
+// every folder's messages and the flags of cur/ (interop_test.go).
 //
 // # Names
 //

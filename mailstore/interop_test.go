@@ -197,3 +197,82 @@ func giveToNobody(t *testing.T, root, home string) {
 		}
 	}
 }
+
+// TestMuttReads opens every folder of the mailbox in mutt, in a terminal
+// that tmux keeps off screen, and reads its index: each folder's subjects,
+// the new-message flag on the messages in new/, and none on the one in cur/
+// with the seen flag.
+func TestMuttReads(t *testing.T) {
+	mutt, err := exec.LookPath("mutt")
+	if err != nil {
+		t.Skip("mutt is not installed: skipping the check with mutt")
+	}
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		t.Skip("tmux is not installed: mutt needs a terminal; skipping the check with mutt")
+	}
+	root, want := interopMailbox(t)
+	dir := t.TempDir()
+	rc := filepath.Join(dir, "muttrc")
+	conf := "set folder=" + root + "\nset spoolfile=" + root + "\nset mbox_type=Maildir\n" +
+		"set index_format=\"%Z|%s\"\nset sort=subject\nset help=no\n"
+	if err := os.WriteFile(rc, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	socket := fmt.Sprintf("sluice-test-%d", os.Getpid())
+	env := append(os.Environ(), "HOME="+dir)
+	run := func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(t.Context(), tmux, append([]string{"-L", socket}, args...)...)
+		cmd.Env = env
+		return cmd.CombinedOutput()
+	}
+	t.Cleanup(func() { run("kill-server") })
+	n := 0
+	for folder, subjects := range want {
+		n++
+		session := fmt.Sprint("f", n) // a "." in a name would be a pane
+		path := root
+		if folder != "INBOX" {
+			path = filepath.Join(root, "."+folder)
+		}
+		if out, err := run("new-session", "-d", "-x", "200", "-y", "40", "-s", session, mutt, "-n", "-F", rc, "-R", "-f", path); err != nil {
+			t.Fatalf("tmux new-session: %v: %s", err, out)
+		}
+		// The index lines read "N  |Subject" (new), "O  |Subject" (old)
+		// or "   |Subject" (read).
+		var got []string
+		var screen []byte
+		flags := map[string]string{}
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if screen, err = run("capture-pane", "-p", "-t", session); err != nil {
+				t.Fatalf("tmux capture-pane: %v: %s", err, screen)
+			}
+			got = got[:0]
+			for line := range strings.Lines(string(screen)) {
+				flag, subj, ok := strings.Cut(strings.TrimRight(line, " \n"), "|")
+				if ok {
+					got = append(got, subj)
+					flags[subj] = strings.TrimSpace(flag)
+				}
+			}
+			if len(got) >= len(subjects) {
+				break
+			}
+		}
+		slices.Sort(got)
+		if !reflect.DeepEqual(got, subjects) {
+			t.Errorf("mutt shows %q in %s, want %q; screen:\n%s", got, folder, subjects, screen)
+		}
+		// N: new; O: old, seen in a listing but not read; none: read.
+		for _, subj := range subjects {
+			wantFlag := "N"
+			if subj == "Read already" {
+				wantFlag = ""
+			}
+			if flags[subj] != wantFlag {
+				t.Errorf("mutt flags %q in %s with %q, want %q", subj, folder, flags[subj], wantFlag)
+			}
+		}
+		run("kill-session", "-t", session)
+	}
+}
