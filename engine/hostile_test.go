@@ -125,9 +125,12 @@ func TestMemoryGuard(t *testing.T) {
 	if r.Verdict != Tempfail || !strings.Contains(r.Stages[0].Error, ErrMemory.Error()) {
 		t.Fatalf("got %s %q, want tempfail with %q", r.Verdict, r.Stages[0].Error, ErrMemory)
 	}
-	// The stage timeout is a minute: stopping well before it shows the
-	// guard, not the deadline, ended the call (slow only under -race).
-	if took := time.Since(start); took > 30*time.Second {
+	// The error names the guard; and the stage timeout is a minute, so
+	// stopping before it shows the deadline did not end the call first.
+	// Under -race with the other packages' tests on two slow cores the
+	// guard took 30.6 s once (the 256 MiB heap is collected and sampled
+	// at every step), so the bound leaves room.
+	if took := time.Since(start); took > 50*time.Second {
 		t.Errorf("took %v to stop", took)
 	}
 	runtime.GC()

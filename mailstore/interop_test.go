@@ -219,10 +219,16 @@ func TestMuttReads(t *testing.T) {
 	if err := os.WriteFile(rc, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	socket := fmt.Sprintf("sluice-test-%d", os.Getpid())
-	env := append(os.Environ(), "HOME="+dir)
+	// The server's socket goes in the test's folder; its configuration
+	// keeps a pane whose program ended, so that a mutt that failed leaves
+	// its last words on the screen.
+	conf = "set -g remain-on-exit on\n"
+	if err := os.WriteFile(filepath.Join(dir, "tmux.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "HOME="+dir, "TMUX_TMPDIR="+dir)
 	run := func(args ...string) ([]byte, error) {
-		cmd := exec.CommandContext(t.Context(), tmux, append([]string{"-L", socket}, args...)...)
+		cmd := exec.CommandContext(t.Context(), tmux, append([]string{"-f", filepath.Join(dir, "tmux.conf"), "-L", "sluice"}, args...)...)
 		cmd.Env = env
 		return cmd.CombinedOutput()
 	}
