@@ -148,12 +148,11 @@ func (c *capture) Read(p []byte) (int, error) {
 // drop and reads the rest through c. An error (ctx's, or the reader's)
 // comes with the bytes read before it.
 func (c *capture) fill(ctx context.Context) (rec []byte, whole bool, err error) {
-	c.room(1)
 	for c.n <= maxCapture {
+		c.room(1) // the first byte's buffer, or the large one when the small is full
 		if err := ctx.Err(); err != nil {
 			return (*c.buf)[:capHead+c.n], false, err
 		}
-		c.room(1) // the small buffer is full: on in the large one
 		nr, rerr := c.r.Read((*c.buf)[capHead+c.n:])
 		c.n += nr
 		if rerr == io.EOF {

@@ -255,3 +255,18 @@ func TestCaptureRead(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiveCanceled: a Receive whose context is done before the first
+// byte stores nothing and says why (the capture has no buffer yet then).
+func TestReceiveCanceled(t *testing.T) {
+	s := openDir(t, filepath.Join(t.TempDir(), "queue"), DirOptions{})
+	q := openQueue(t, s, nil, Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if p, err := q.Receive(ctx, testEnv, strings.NewReader("Subject: x\r\n\r\nx\r\n")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Receive = %v, %v; want context.Canceled", p, err)
+	}
+	if ids, err := s.List(); err != nil || len(ids) != 0 {
+		t.Errorf("List after a canceled Receive = %v, %v; want nothing", ids, err)
+	}
+}
