@@ -107,8 +107,9 @@ type Queue struct {
 	MaxAge Duration `toml:"max_age"`
 	// BurstHold is how long deliveries may wait while messages keep
 	// arriving (>= 0; 0: never): during a burst only a quarter of the
-	// workers (at least one) deliver, so that accepting gets the CPU and
-	// the disk, and a message waits at most this long for its attempt.
+	// workers (at least one) deliver, and none while more new messages
+	// wait than there are workers, so that accepting gets the CPU and
+	// the disk; a message waits at most this long for its attempt.
 	BurstHold Duration `toml:"burst_hold"`
 	// OnExpire is what happens to a message older than MaxAge: "bounce"
 	// (a delivery status notification to the sender) or "quarantine".

@@ -90,9 +90,57 @@ func TestBurstHoldBound(t *testing.T) {
 		close(stop)
 		<-done
 		close(h.gate)
+		// More than Workers wait: the rest start once the burst is over.
+		time.Sleep(burstIdle)
 		synctest.Wait()
 		if st := q.Stats(); st.Queued != 0 || st.Done != int64(h.total.Load()) {
 			t.Errorf("Stats = %+v after %d handled", st, h.total.Load())
 		}
 	})
+}
+
+// TestBurstHoldBacklog: during a burst a quarter of the workers deliver
+// while at most Workers new messages wait (a stream they keep up with);
+// once more wait, none starts until the senders stop.
+func TestBurstHoldBacklog(t *testing.T) {
+	for _, c := range []struct {
+		more   int   // messages accepted while the first two run
+		del    int   // of them deleted before the two end
+		during int32 // handled before the burst is over
+	}{
+		{8, 0, 10}, // 8 wait: the two workers deliver them during the burst
+		{9, 0, 2},  // 9 wait: held until the burst is over
+		{9, 1, 10}, // 9, and one deleted: 8 wait
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			h := newGatedHandler()
+			q := startQueue(t, newMemSpool(), h, Options{Workers: 8, BurstHold: time.Minute})
+			for range 2 {
+				accept(t, q)
+				synctest.Wait()
+			}
+			if n := h.running.Load(); n != 2 {
+				t.Fatalf("%d handlers running, want 2", n)
+			}
+			var ids []string
+			for range c.more {
+				ids = append(ids, accept(t, q))
+			}
+			for _, id := range ids[:c.del] {
+				if err := q.Delete(context.Background(), id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			close(h.gate)
+			synctest.Wait()
+			if n := h.total.Load(); n != c.during {
+				t.Errorf("%d waiting, %d deleted: %d handled during the burst, want %d", c.more, c.del, n, c.during)
+			}
+			time.Sleep(burstIdle)
+			synctest.Wait()
+			if st, want := q.Stats(), int64(2+c.more-c.del); st.Queued != 0 || st.Done != want {
+				t.Errorf("%d waiting: Stats = %+v after the burst, want all %d done", c.more, st, want)
+			}
+		})
+	}
 }

@@ -32,9 +32,11 @@ type Options struct {
 	AttemptTimeout time.Duration
 	// BurstHold favours accepting over delivering while messages arrive:
 	// as long as one arrived (Accept or Receive) in the last burstIdle, a
-	// quarter of the Workers (at least one) run, and a message due waits
-	// for them up to BurstHold; one that has waited that long starts on any
-	// free worker. The deliveries' CPU and syncs (which would make the
+	// quarter of the Workers (at least one) run while no more than Workers
+	// new messages wait for their first attempt, and none once more do
+	// (the senders outpace the deliveries); a message due waits up to
+	// BurstHold, and one that has waited that long starts on any free
+	// worker. The deliveries' CPU and syncs (which would make the
 	// sessions' syncs longer) go to accepting; the queue absorbs the burst
 	// and drains it with every worker once the senders stop. 0, the
 	// default, runs all Workers at all times.
@@ -111,6 +113,7 @@ type Queue struct {
 	state   int
 	stats   Stats
 	cached  int // entries with an item
+	fresh   int // waiting entries with first set: the backlog, for BurstHold
 
 	wake  chan struct{} // capacity 1: the schedule changed
 	freed chan struct{} // capacity 1: an attempt ended (for BurstHold)
@@ -184,7 +187,8 @@ const maxCached = 512
 // be held.
 func (q *Queue) add(it *Item) {
 	q.mu.Lock()
-	e := &entry{id: it.ID, next: it.NextTry, index: -1}
+	e := &entry{id: it.ID, next: it.NextTry, index: -1, first: true}
+	q.fresh++
 	if q.cached < maxCached {
 		e.item = it
 		q.cached++
@@ -357,6 +361,9 @@ func (q *Queue) Delete(ctx context.Context, id string) error {
 	}
 	q.waiting.remove(e)
 	delete(q.entries, id)
+	if e.first {
+		q.fresh--
+	}
 	if e.item != nil {
 		e.item = nil
 		q.cached--

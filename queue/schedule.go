@@ -18,6 +18,7 @@ type entry struct {
 	next    time.Time
 	index   int // position in Queue.waiting, -1 while running
 	running bool
+	first   bool               // waiting for its first attempt since add (Queue.fresh)
 	deleted bool               // Delete was called while running
 	cancel  context.CancelFunc // of the running attempt
 	// item is the message as stored, kept from Accept, Commit or Open
@@ -69,6 +70,10 @@ func (q *Queue) takeDue(now time.Time) (*entry, time.Duration) {
 		return nil, d
 	}
 	heap.Pop(&q.waiting)
+	if e.first {
+		e.first = false
+		q.fresh--
+	}
 	e.running = true
 	q.stats.Running++
 	return e, 0
@@ -78,15 +83,23 @@ func (q *Queue) takeDue(now time.Time) (*entry, time.Duration) {
 // (Options.BurstHold).
 const burstIdle = 20 * time.Millisecond
 
-// burstWorkers is how many of workers run during a burst (BurstHold): a
-// quarter, at least one.
+// burstWorkers is how many of workers run during a burst (BurstHold)
+// while the senders do not outpace them: a quarter, at least one.
 func burstWorkers(workers int) int { return max(workers/4, 1) }
 
 // burstHeld reports whether Options.BurstHold keeps the next attempt
 // waiting, and for how long at most before it should look again (0: not
-// held). q.mu must be held.
+// held). During a burst a quarter of the workers deliver while at most
+// Workers new messages wait, so that a steady stream is delivered as it
+// comes; past that the senders outpace them, and a delivery would only
+// slow the sessions down (its files join the syncs they wait for), so
+// none starts until the first waiting message has waited BurstHold.
+// q.mu must be held.
 func (q *Queue) burstHeld(now time.Time) time.Duration {
-	if q.opt.BurstHold <= 0 || len(q.waiting) == 0 || q.stats.Running < burstWorkers(q.opt.Workers) {
+	if q.opt.BurstHold <= 0 || len(q.waiting) == 0 {
+		return 0
+	}
+	if q.stats.Running < burstWorkers(q.opt.Workers) && q.fresh <= q.opt.Workers {
 		return 0
 	}
 	quiet := time.Unix(0, q.arrived.Load()).Add(burstIdle).Sub(now)

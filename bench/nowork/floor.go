@@ -44,10 +44,9 @@ type floor struct {
 type floorOptions struct {
 	// hold: deliveries wait while messages arrive (one accepted in the
 	// last 20 ms), each at most a second, as with sluice's [queue]
-	// burst_hold; the floor otherwise delivers at once. Unlike sluice,
-	// which keeps a quarter of its workers delivering during a burst,
-	// the held floor delivers nothing until a message has waited its
-	// second (sluice measured no different without them, bench/README).
+	// burst_hold; the floor otherwise delivers at once. As sluice once
+	// more new messages wait than it has workers, the held floor
+	// delivers nothing until a message has waited its second.
 	hold bool
 	// fdatasync: the spool's grouped syncs are fdatasync(2) of the one
 	// spool file instead of syncfs(2) of its file system, which leaves
