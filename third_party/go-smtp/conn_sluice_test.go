@@ -116,3 +116,61 @@ func TestMultilineReplyOneWrite(t *testing.T) {
 		}
 	}
 }
+
+// sluice: a connection's buffers go back to their pools when it ends.
+
+// serveOne serves one connection over a pipe: the client sends a message
+// and QUIT and reads every reply. It returns the server's Conn once
+// handleConn has returned.
+func serveOne(tb testing.TB, s *Server) *Conn {
+	cli, srv := net.Pipe()
+	c := newConn(srv, s)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.handleConn(c)
+	}()
+	go io.WriteString(cli, "HELO client\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n"+
+		"DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+	r := bufio.NewReader(cli)
+	var codes []string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			break
+		}
+		codes = append(codes, line[:3])
+	}
+	cli.Close()
+	<-done
+	if got := strings.Join(codes, " "); got != "220 250 250 250 354 250 221" {
+		tb.Fatalf("replies %q", got)
+	}
+	return c
+}
+
+func TestConnReleasesBuffers(t *testing.T) {
+	s := NewServer(nopBackend{})
+	s.Domain = "localhost"
+	c := serveOne(t, s)
+	if c.text != nil {
+		t.Error("handleConn returned with the connection's buffers still held")
+	}
+}
+
+// BenchmarkConnPerMessage serves one message per connection, as
+// smtp-source sends them; B/op shows the buffers are not allocated anew.
+func BenchmarkConnPerMessage(b *testing.B) {
+	s := NewServer(nopBackend{})
+	s.Domain = "localhost"
+	s.ErrorLog = nopLogger{}
+	b.ReportAllocs()
+	for b.Loop() {
+		serveOne(b, s)
+	}
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...interface{}) {}
+func (nopLogger) Println(...interface{})        {}

@@ -159,6 +159,7 @@ func (s *Server) handleConn(c *Conn) error {
 		s.locker.Lock()
 		delete(s.conns, c)
 		s.locker.Unlock()
+		c.releaseText() // sluice: see readerPool
 	}()
 
 	if tlsConn, ok := c.conn.(*tls.Conn); ok {
