@@ -9,7 +9,7 @@ test("a good message goes to the INBOX", function(t)
   for _, s in ipairs(r.stages) do
     trace[#trace + 1] = s.hook .. " " .. s.name .. " " .. s.verdict
   end
-  t.eq(trace, {"on_data attachments continue", "on_data score continue", "on_queue filing continue"})
+  t.eq(trace, {"on_data attachments continue", "on_queue score continue", "on_queue filing continue"})
   t.contains(r.headers.added, {"X-Sluice-Stages", "attachments score filing"})
   t.eq(r.actions, {})
 end)

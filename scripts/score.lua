@@ -1,7 +1,12 @@
 -- score: a few cheap header checks that add points; filing.lua files
 -- messages at or above the threshold into Junk.
+--
+-- It never refuses a message, so it runs after the 250, from the queue
+-- (on_queue, before filing): what cannot change the SMTP reply stays off
+-- the sender's wait. A rule that refuses above some score belongs in
+-- on_data instead.
 
-function on_data(msg)
+function on_queue(msg)
   msg.vars.stages = (msg.vars.stages or "") .. "score "
   local subject = msg:subject()
   if subject == "" then

@@ -109,7 +109,7 @@ func TestRunDefaultPipeline(t *testing.T) {
 	for _, s := range r.Stages {
 		trace = append(trace, s.Hook+" "+s.Name+" "+s.Verdict)
 	}
-	want := []string{"on_data attachments continue", "on_data score continue", "on_queue filing continue"}
+	want := []string{"on_data attachments continue", "on_queue score continue", "on_queue filing continue"}
 	if diff := cmp.Diff(want, trace); diff != "" {
 		t.Errorf("stages (-want +got):\n%s", diff)
 	}
