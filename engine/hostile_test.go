@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"context"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -134,4 +137,23 @@ func TestMemoryGuard(t *testing.T) {
 		t.Errorf("took %v to stop", took)
 	}
 	runtime.GC()
+}
+
+// The memory guard sleeps after a second with no call running, and the
+// next call wakes it: that call is still stopped when the heap is over.
+func TestMemoryGuardWakes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newMemGuard(0) // any heap is over the limit
+		defer g.close()
+		time.Sleep(2 * time.Duration(guardIdleTicks) * guardInterval) // asleep after the first second
+		synctest.Wait()
+		over := new(atomic.Bool)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer g.watch(over, cancel)()
+		time.Sleep(2 * guardInterval)
+		synctest.Wait()
+		if !over.Load() || ctx.Err() == nil {
+			t.Errorf("a call after the guard slept: over %v, ctx %v; want it stopped", over.Load(), ctx.Err())
+		}
+	})
 }

@@ -20,6 +20,11 @@ var ErrMemory = errors.New("memory limit exceeded")
 const (
 	guardInterval    = 5 * time.Millisecond
 	forcedGCInterval = 50 * time.Millisecond
+	// guardIdleTicks is how many looks in a row with no call running send
+	// the guard to sleep until the next call (one second): an idle server
+	// does not wake every guardInterval, and a busy one does not wake the
+	// guard for every call.
+	guardIdleTicks = int(time.Second / guardInterval)
 )
 
 // memGuard cancels the running calls when the heap exceeds limit bytes.
@@ -30,6 +35,7 @@ type memGuard struct {
 	calls map[*guarded]struct{}
 	seq   uint64 // numbers the calls in the order they were registered
 
+	wake chan struct{} // capacity 1: a call was registered (the guard may sleep)
 	stop chan struct{}
 	done chan struct{}
 }
@@ -38,6 +44,7 @@ func newMemGuard(limit uint64) *memGuard {
 	g := &memGuard{
 		limit: limit,
 		calls: map[*guarded]struct{}{},
+		wake:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
@@ -60,6 +67,10 @@ func (g *memGuard) watch(over *atomic.Bool, cancel context.CancelFunc) func() {
 	key.seq = g.seq
 	g.calls[key] = struct{}{}
 	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
 	return func() {
 		g.mu.Lock()
 		delete(g.calls, key)
@@ -73,7 +84,18 @@ func (g *memGuard) loop() {
 	var lastGC time.Time
 	t := time.NewTicker(guardInterval)
 	defer t.Stop()
+	idle := 0 // looks in a row with no call running
 	for {
+		if idle >= guardIdleTicks {
+			t.Stop()
+			select {
+			case <-g.stop:
+				return
+			case <-g.wake:
+			}
+			t.Reset(guardInterval)
+			idle = 0
+		}
 		select {
 		case <-g.stop:
 			return
@@ -83,8 +105,10 @@ func (g *memGuard) loop() {
 		n, seen := len(g.calls), g.seq
 		g.mu.Unlock()
 		if n == 0 {
+			idle++
 			continue
 		}
+		idle = 0
 		if !g.over(sample) {
 			continue
 		}
