@@ -8,16 +8,24 @@ import (
 	"time"
 )
 
+// burstQueue starts a queue of 8 workers with BurstHold whose handler
+// blocks until h.gate is closed, and accepts n messages one at a time,
+// each taken up (or held) before the next arrives.
+func burstQueue(t *testing.T, n int) (*gatedHandler, *Queue) {
+	h := newGatedHandler()
+	q := startQueue(t, newMemSpool(), h, Options{Workers: 8, BurstHold: time.Minute})
+	for range n {
+		accept(t, q)
+		synctest.Wait()
+	}
+	return h, q
+}
+
 // TestBurstHoldUntilQuiet: while messages arrive, BurstHold lets only a
 // quarter of the workers run; once the senders stop, all of them.
 func TestBurstHoldUntilQuiet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newGatedHandler()
-		q := startQueue(t, newMemSpool(), h, Options{Workers: 8, BurstHold: time.Minute})
-		for range 10 {
-			accept(t, q)
-		}
-		synctest.Wait()
+		h, _ := burstQueue(t, 10) // 2 run, 8 wait: no more than Workers
 		if n := h.running.Load(); n != 2 {
 			t.Errorf("during the burst: %d handlers running, want 2", n)
 		}
@@ -113,12 +121,7 @@ func TestBurstHoldBacklog(t *testing.T) {
 		{9, 1, 10}, // 9, and one deleted: 8 wait
 	} {
 		synctest.Test(t, func(t *testing.T) {
-			h := newGatedHandler()
-			q := startQueue(t, newMemSpool(), h, Options{Workers: 8, BurstHold: time.Minute})
-			for range 2 {
-				accept(t, q)
-				synctest.Wait()
-			}
+			h, q := burstQueue(t, 2)
 			if n := h.running.Load(); n != 2 {
 				t.Fatalf("%d handlers running, want 2", n)
 			}
