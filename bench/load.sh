@@ -282,12 +282,17 @@ for spec in "4096 $MSGS_4K 4 40" "102400 $MSGS_100K 100 90"; do
 	fratio=$(awk -v a="$sl" -v b="$fw" 'BEGIN { printf "%.0f", 100 * a / b }')
 	cratio=$(awk -v a="$nwc" -v b="$slc" 'BEGIN { printf "%.0f", 100 * a / b }')
 	rss=$(printf '%s\n' "${sl_rss[@]}" | sort -g | tail -1)
+	# The issue's targets: the ratio of accepted rates and peak RSS. The
+	# cpu ratio is shown beside them ("cpu<" when under the target) but
+	# is not one: sluice's µs include delivering every message, which the
+	# no-work server never does.
 	verdict=$(awk -v r="$ratio" -v c="$cratio" -v t="$target" -v m="$rss" 'BEGIN {
 		v = ""
 		if (r < t) v = v " wall"
-		if (c < t) v = v " cpu"
 		if (m >= 40 * 1024) v = v " rss"
-		print v == "" ? "ok" : "MISSED:" v }')
+		v = v == "" ? "ok" : "MISSED:" v
+		if (c < t) v = v " (cpu<)"
+		print v }')
 	rows+=("$(printf '%-8s %6d %10s %6s %10s %7s %6s %6s%% %6s%% %6s%% %8.1f %7s  %-14s  (no-work with sluice'"'"'s reader %s/s: %s%%)' \
 		"${kib} KiB" "$count" "$nw" "$nwc" "$sl" "$(median "${sl_sust[@]}")" "$slc" "$ratio" "$cratio" "$target" \
 		"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(median "${sl_drain[@]}")" "$verdict" "$fw" "$fratio")")
@@ -309,10 +314,11 @@ printf '%-8s %6s %10s %6s %10s %7s %6s %7s %7s %7s %8s %7s  %s\n' \
 	size msgs "no-work/s" "µs" "sluice/s" "sust/s" "µs" "ratio" "cpu" target "RSS MiB" "drain s" "targets"
 printf '%s\n' "${rows[@]}"
 echo "sluice/s: accepted (smtp-source's wall time); sust/s: until the queue drained (accepted and delivered)"
-echo "ratio: sluice/no-work msgs/s; cpu: no-work µs / sluice µs (the ratio with a whole core each);"
+echo "ratio: sluice/no-work msgs/s; cpu: no-work µs / sluice µs, sluice's counted until it has delivered everything"
+echo "(what accepting and delivering cost it against what no-work spends accepting; not one of the issue's targets);"
 echo "no-work is go-smtp v0.25.1 as released; sluice reads DATA with its patched copy (third_party/go-smtp),"
 echo "and the last column compares with the no-work server built with that same reader"
-echo "targets: both ratios >= target, peak RSS < 40 MiB"
+echo "targets (the issue's): ratio >= target, peak RSS < 40 MiB; (cpu<): the cpu ratio is under the target"
 echo
 echo "the durable floor (nowork -durable $FLOOR_FLAGS, sluice's reader): spool append + sync (body), append + sync (commit),"
 echo "250, then Maildir tmp/ + sync + rename + sync; nothing else (syncs grouped with syncfs, as sluice's;"
