@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -143,6 +144,54 @@ func TestBurstHoldBacklog(t *testing.T) {
 			synctest.Wait()
 			if st, want := q.Stats(), int64(2+c.more-c.del); st.Queued != 0 || st.Done != want {
 				t.Errorf("%d waiting: Stats = %+v after the burst, want all %d done", c.more, st, want)
+			}
+		})
+	}
+}
+
+// latencyHandler takes 1 ms a delivery and notes the longest wait from
+// a message's arrival to its delivery.
+type latencyHandler struct {
+	mu  sync.Mutex
+	max time.Duration
+}
+
+func (h *latencyHandler) Handle(ctx context.Context, it *Item) Outcome {
+	time.Sleep(time.Millisecond)
+	h.mu.Lock()
+	h.max = max(h.max, time.Since(it.Received))
+	h.mu.Unlock()
+	return Done()
+}
+
+// TestBurstHoldSteadyStream: a steady stream that a quarter of the workers
+// keep up with is delivered as it comes, also when Open found messages
+// deferred by earlier attempts (they are no backlog until tried again).
+func TestBurstHoldSteadyStream(t *testing.T) {
+	for _, deferred := range []int{0, 9} {
+		synctest.Test(t, func(t *testing.T) {
+			s := newMemSpool()
+			for range deferred {
+				it := &Item{Envelope: testEnv, NextTry: time.Now().Add(time.Hour)}
+				it.Received = time.Now()
+				if err := s.Create(context.Background(), it, strings.NewReader(testBody)); err != nil {
+					t.Fatal(err)
+				}
+				it.Attempts = 1
+				if err := s.SaveState(context.Background(), it); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h := &latencyHandler{}
+			q := startQueue(t, s, h, Options{Workers: 8, BurstHold: time.Second})
+			for range 200 { // 100 a second for 2 s
+				accept(t, q)
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if h.max > 10*time.Millisecond {
+				t.Errorf("%d deferred at Open: a message waited %v for its delivery; want the 1 ms it takes", deferred, h.max)
 			}
 		})
 	}

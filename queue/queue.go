@@ -187,8 +187,12 @@ const maxCached = 512
 // be held.
 func (q *Queue) add(it *Item) {
 	q.mu.Lock()
-	e := &entry{id: it.ID, next: it.NextTry, index: -1, first: true}
-	q.fresh++
+	// A message Open finds deferred by an earlier attempt is not new: it
+	// must not count as a backlog for BurstHold until it is tried again.
+	e := &entry{id: it.ID, next: it.NextTry, index: -1, first: it.Attempts == 0}
+	if e.first {
+		q.fresh++
+	}
 	if q.cached < maxCached {
 		e.item = it
 		q.cached++

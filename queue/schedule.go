@@ -18,7 +18,7 @@ type entry struct {
 	next    time.Time
 	index   int // position in Queue.waiting, -1 while running
 	running bool
-	first   bool               // waiting for its first attempt since add (Queue.fresh)
+	first   bool               // new, waiting for its first attempt (Queue.fresh)
 	deleted bool               // Delete was called while running
 	cancel  context.CancelFunc // of the running attempt
 	// item is the message as stored, kept from Accept, Commit or Open
