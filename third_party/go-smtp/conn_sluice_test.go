@@ -5,6 +5,7 @@ package smtp
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"strings"
@@ -174,3 +175,66 @@ type nopLogger struct{}
 
 func (nopLogger) Printf(string, ...interface{}) {}
 func (nopLogger) Println(...interface{})        {}
+
+// TestStartTLSDropsPipelined: plaintext pipelined after STARTTLS is
+// dropped with the buffers that held it, never run inside TLS (with
+// pooled buffers, the reader must be reset between connections and at
+// the handshake).
+func TestStartTLSDropsPipelined(t *testing.T) {
+	keypair, err := tls.X509KeyPair(localhostCert, localhostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(nopBackend{})
+	s.Domain = "localhost"
+	s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{keypair}}
+	s.ErrorLog = nopLogger{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for i := 0; i < 20; i++ {
+		cli, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newConn(srv, s)
+		done := make(chan struct{})
+		go func() { defer close(done); s.handleConn(c) }()
+		r := bufio.NewReader(cli)
+		readReply := func(r *bufio.Reader) string {
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil || len(l) < 4 || l[3] != '-' {
+					return l
+				}
+			}
+		}
+		readReply(r) // greeting
+		io.WriteString(cli, "EHLO x\r\n")
+		readReply(r)
+		// One write: STARTTLS and a command that must not survive it.
+		io.WriteString(cli, "STARTTLS\r\nMAIL FROM:<evil@example.org>\r\n")
+		if l := readReply(r); !strings.HasPrefix(l, "220") {
+			t.Fatalf("STARTTLS: %q", l)
+		}
+		tc := tls.Client(cli, &tls.Config{InsecureSkipVerify: true})
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		tr := bufio.NewReader(tc)
+		io.WriteString(tc, "RCPT TO:<b@example.org>\r\n")
+		if l := readReply(tr); strings.HasPrefix(l, "250") {
+			t.Fatalf("connection %d: the MAIL FROM sent before the handshake was run: RCPT got %q", i, l)
+		}
+		io.WriteString(tc, "QUIT\r\n")
+		readReply(tr)
+		cli.Close()
+		<-done
+	}
+}
