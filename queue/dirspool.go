@@ -278,6 +278,12 @@ type logLine struct {
 // readLog reads ID.log. A line that does not parse (the torn end of an
 // append that a crash interrupted before its sync returned) is skipped.
 func (s *DirSpool) readLog(id string) (map[string]DeliveryRecord, error) {
+	if _, ok := s.logs.Load(id); !ok {
+		// No ID.log: OpenDir noted every one it found, and Record every
+		// one it creates (the spool's lock keeps other writers out), so
+		// a first attempt does not look for a file that is not there.
+		return nil, nil
+	}
 	f, err := os.Open(s.path(id, ".log"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
