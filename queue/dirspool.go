@@ -56,8 +56,8 @@ type DirSpool struct {
 	once   sync.Once
 
 	// logs holds the IDs whose ID.log exists (found by OpenDir or Load,
-	// or created by Record), so that Remove unlinks only files that are
-	// there.
+	// or created by Record), so that Remove unlinks, and Load reads, only
+	// files that are there.
 	logs sync.Map
 
 	mu       sync.Mutex
