@@ -55,8 +55,8 @@ type DirSpool struct {
 	closed atomic.Bool
 	once   sync.Once
 
-	// logs holds the IDs whose ID.log exists (found by OpenDir or Load,
-	// or created by Record), so that Remove unlinks, and Load reads, only
+	// logs holds the IDs whose ID.log exists (found by OpenDir, or
+	// created by Record), so that Remove unlinks, and Load reads, only
 	// files that are there.
 	logs sync.Map
 
@@ -291,7 +291,6 @@ func (s *DirSpool) readLog(id string) (map[string]DeliveryRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.logs.Store(id, struct{}{})
 	defer f.Close()
 	done := make(map[string]DeliveryRecord)
 	sc := bufio.NewScanner(f)
